@@ -1,0 +1,1 @@
+//! WIP (being written).
