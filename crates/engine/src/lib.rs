@@ -1,14 +1,22 @@
-//! The engine: Docker's objects (images now; containers, networks, volumes later) composed from
-//! silo's services. The API layer calls only this crate; services never call back up.
-//!
-//! WIP: signatures are fixed, bodies are being written (image store lands next).
+//! The engine: Docker's objects (images now; containers, networks and volumes next) composed
+//! from silo's services. The API layer calls only this crate; services never call back up.
 
+mod events;
+
+use std::collections::HashSet;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use silo_errdefs::{ErrorKind, HasKind};
+use silo_image::platform::{Isolation, Platform, ResolveReport};
+use silo_image::registry::{Credentials, RegistryOptions};
+use silo_image::{
+    ImageError, ImageService, ImageServiceConfig, ImportOptions, PullOptions, Removed,
+};
 pub use silo_image::{ImageRecord, Progress, ProgressAction, ProgressSender};
 use tokio::io::{AsyncRead, AsyncWrite};
+
+pub use events::{Event, EventBus};
 
 /// Everything the engine needs to know at start, read by silod from daemon.json and flags.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -33,6 +41,16 @@ pub struct RegistryCredentials {
     pub server_address: Option<String>,
 }
 
+/// Anonymous when the client sent nothing.
+fn credentials(creds: Option<RegistryCredentials>) -> Credentials {
+    let creds = creds.unwrap_or_default();
+    Credentials {
+        username: creds.username.unwrap_or_default(),
+        password: creds.password.unwrap_or_default(),
+        identity_token: creds.identity_token.unwrap_or_default(),
+    }
+}
+
 /// One line of `DELETE /images/{name}`'s answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ImageDeleteItem {
@@ -40,6 +58,15 @@ pub enum ImageDeleteItem {
     Untagged(String),
     /// An image (by id) and its content were removed.
     Deleted(String),
+}
+
+impl From<Removed> for ImageDeleteItem {
+    fn from(r: Removed) -> Self {
+        match r {
+            Removed::Untagged(s) => ImageDeleteItem::Untagged(s),
+            Removed::Deleted(s) => ImageDeleteItem::Deleted(s),
+        }
+    }
 }
 
 /// What `image prune` removed.
@@ -52,7 +79,7 @@ pub struct PruneReport {
 /// One row of `image history`, newest first.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HistoryEntry {
-    /// Image id for the top row and rows that are images themselves, `<missing>` otherwise.
+    /// Image id for the top row, `<missing>` for rows that are not images themselves.
     pub id: String,
     /// Seconds since the epoch.
     pub created: i64,
@@ -84,13 +111,24 @@ pub struct SystemInfo {
 /// Errors from the engine, classified for the API.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
-    #[error("{0}")]
-    Placeholder(String),
+    /// An image operation failed.
+    #[error(transparent)]
+    Image(#[from] ImageError),
+    /// A request parameter is invalid.
+    #[error("invalid {what}: {value:?}: {reason}")]
+    InvalidParameter {
+        what: &'static str,
+        value: String,
+        reason: String,
+    },
 }
 
 impl HasKind for EngineError {
     fn kind(&self) -> ErrorKind {
-        ErrorKind::Internal
+        match self {
+            EngineError::Image(e) => e.kind(),
+            EngineError::InvalidParameter { .. } => ErrorKind::InvalidArgument,
+        }
     }
 }
 
@@ -98,74 +136,238 @@ pub type Result<T, E = EngineError> = std::result::Result<T, E>;
 
 /// The engine. Cheap to clone; every clone shares the same state.
 #[derive(Debug, Clone)]
-pub struct Engine {}
+pub struct Engine {
+    config: EngineConfig,
+    images: ImageService,
+    events: EventBus,
+}
 
 impl Engine {
-    pub async fn open(_config: EngineConfig) -> Result<Self> {
-        todo!("WIP")
+    /// Opens the engine's state under `config.data_root`, creating it on first start.
+    pub async fn open(config: EngineConfig) -> Result<Self> {
+        let registry = RegistryOptions {
+            insecure: config.insecure_registries.clone(),
+            mirrors: config.registry_mirrors.clone(),
+        };
+        registry.validate().map_err(ImageError::from)?;
+        let images = ImageService::open(ImageServiceConfig {
+            root: config.data_root.join("image"),
+            registry,
+        })?;
+        Ok(Engine {
+            config,
+            images,
+            events: EventBus::default(),
+        })
     }
+
+    /// The event bus (for `/events`).
+    pub fn events(&self) -> &EventBus {
+        &self.events
+    }
+
+    /// Facts for `/info`.
     pub fn info(&self) -> Result<SystemInfo> {
-        todo!("WIP")
+        Ok(SystemInfo {
+            images: self.images.list()?.len(),
+            data_root: self.config.data_root.clone(),
+            storage_driver: "overlayfs".into(),
+            default_isolation: self.config.default_isolation.clone(),
+            insecure_registries: self.config.insecure_registries.clone(),
+            registry_mirrors: self.config.registry_mirrors.clone(),
+        })
     }
+
+    /// Pulls an image; `platform` is `os/arch[/variant]`.
     pub async fn pull(
         &self,
-        _reference: &str,
-        _platform: Option<&str>,
-        _creds: Option<RegistryCredentials>,
-        _progress: ProgressSender,
+        reference: &str,
+        platform: Option<&str>,
+        creds: Option<RegistryCredentials>,
+        progress: ProgressSender,
     ) -> Result<ImageRecord> {
-        todo!("WIP")
+        self.pull_with(reference, platform, None, creds, progress)
+            .await
     }
+
+    /// Pulls an image, matching `windows/*` entries against `os_version` (silo extension).
+    pub async fn pull_with(
+        &self,
+        reference: &str,
+        platform: Option<&str>,
+        os_version: Option<&str>,
+        creds: Option<RegistryCredentials>,
+        progress: ProgressSender,
+    ) -> Result<ImageRecord> {
+        let options = PullOptions {
+            platform: platform.map(str::to_string),
+            os_version: os_version.map(str::to_string),
+            credentials: credentials(creds),
+        };
+        let image = self.images.pull(reference, options, progress).await?;
+        self.events.image("pull", reference, Some(reference));
+        Ok(image)
+    }
+
+    /// Pushes an image to the registry its name points at.
     pub async fn push(
         &self,
-        _name: &str,
-        _creds: Option<RegistryCredentials>,
-        _progress: ProgressSender,
+        name: &str,
+        creds: Option<RegistryCredentials>,
+        progress: ProgressSender,
     ) -> Result<PushResult> {
-        todo!("WIP")
+        let pushed = self
+            .images
+            .push(name, &credentials(creds), progress)
+            .await?;
+        self.events.image("push", name, Some(name));
+        Ok(PushResult {
+            tag: pushed.tag,
+            digest: pushed.digest,
+            size: pushed.size,
+        })
     }
+
+    /// Every image, newest first.
     pub fn images(&self) -> Result<Vec<ImageRecord>> {
-        todo!("WIP")
+        Ok(self.images.list()?)
     }
-    pub fn image(&self, _name_or_id: &str) -> Result<ImageRecord> {
-        todo!("WIP")
+
+    /// One image by reference, id or id prefix.
+    pub fn image(&self, name_or_id: &str) -> Result<ImageRecord> {
+        Ok(self.images.find(name_or_id)?)
     }
-    pub fn tag(&self, _source: &str, _target: &str) -> Result<()> {
-        todo!("WIP")
+
+    /// Tags `source` as `target` (`repo[:tag]`).
+    pub fn tag(&self, source: &str, target: &str) -> Result<()> {
+        let image = self.images.tag(source, target)?;
+        self.events.image("tag", &image.id, Some(target));
+        Ok(())
     }
-    pub fn remove_image(&self, _name: &str, _force: bool, _prune_parents: bool) -> Result<Vec<ImageDeleteItem>> {
-        todo!("WIP")
+
+    /// `docker rmi`. `_prune_parents` has no effect: silo images have no parent chain.
+    pub async fn remove_image(
+        &self,
+        name: &str,
+        force: bool,
+        _prune_parents: bool,
+    ) -> Result<Vec<ImageDeleteItem>> {
+        let removed = self.images.remove(name, force).await?;
+        for item in &removed {
+            match item {
+                Removed::Untagged(r) => self.events.image("untag", r, Some(r)),
+                Removed::Deleted(id) => self.events.image("delete", id, None),
+            }
+        }
+        Ok(removed.into_iter().map(Into::into).collect())
     }
-    pub fn history(&self, _name: &str) -> Result<Vec<HistoryEntry>> {
-        todo!("WIP")
+
+    /// `image history`.
+    pub fn history(&self, name: &str) -> Result<Vec<HistoryEntry>> {
+        Ok(self
+            .images
+            .history(name)?
+            .into_iter()
+            .map(|h| HistoryEntry {
+                id: h.id,
+                created: h.created,
+                created_by: h.created_by,
+                tags: h.tags,
+                size: h.size,
+                comment: h.comment,
+            })
+            .collect())
     }
-    pub fn prune_images(&self, _dangling_only: bool) -> Result<PruneReport> {
-        todo!("WIP")
+
+    /// `image prune`: dangling images, or all unused ones when `!dangling_only`.
+    pub async fn prune_images(&self, dangling_only: bool) -> Result<PruneReport> {
+        // No container can use an image yet; containers will add their images here.
+        let in_use = HashSet::new();
+        let (removed, reclaimed) = self.images.prune(!dangling_only, &in_use).await?;
+        for item in &removed {
+            if let Removed::Deleted(id) = item {
+                self.events.image("delete", id, None);
+            }
+        }
+        Ok(PruneReport {
+            deleted: removed.into_iter().map(Into::into).collect(),
+            space_reclaimed: reclaimed,
+        })
     }
-    pub async fn save<W: AsyncWrite + Send + Unpin + 'static>(&self, _names: Vec<String>, _out: W) -> Result<()> {
-        todo!("WIP")
+
+    /// Writes the named images as a docker-archive tar.
+    pub async fn save<W: AsyncWrite + Send + Unpin + 'static>(
+        &self,
+        names: Vec<String>,
+        out: W,
+    ) -> Result<()> {
+        self.images.save(&names, out).await?;
+        for name in &names {
+            self.events.image("save", name, Some(name));
+        }
+        Ok(())
     }
-    pub async fn load<R: AsyncRead + Send + Unpin + 'static>(&self, _input: R, _progress: ProgressSender) -> Result<Vec<String>> {
-        todo!("WIP")
+
+    /// Loads a docker-archive tar; returns `Loaded image: …` lines.
+    pub async fn load<R: AsyncRead + Send + Unpin + 'static>(
+        &self,
+        input: R,
+        progress: ProgressSender,
+    ) -> Result<Vec<String>> {
+        let lines = self.images.load(input, progress).await?;
+        for line in &lines {
+            let name = line.rsplit(": ").next().unwrap_or(line);
+            self.events.image("load", name, Some(name));
+        }
+        Ok(lines)
     }
+
+    /// Imports a root filesystem tarball as a new image.
     pub async fn import<R: AsyncRead + Send + Unpin + 'static>(
         &self,
-        _input: R,
-        _target: Option<&str>,
-        _changes: Vec<String>,
-        _message: Option<&str>,
-        _platform: Option<&str>,
+        input: R,
+        target: Option<&str>,
+        changes: Vec<String>,
+        message: Option<&str>,
+        platform: Option<&str>,
     ) -> Result<ImageRecord> {
-        todo!("WIP")
+        let options = ImportOptions {
+            target: target.map(str::to_string),
+            changes,
+            message: message.map(str::to_string),
+            platform: platform.map(str::to_string),
+        };
+        let image = self.images.import(input, options).await?;
+        self.events.image("import", &image.id, target);
+        Ok(image)
     }
+
+    /// Which manifest of `reference` fits `platform`, `os_version` and `isolation`, and why.
     pub async fn resolve(
         &self,
-        _reference: &str,
-        _platform: &str,
-        _os_version: Option<&str>,
-        _isolation: Option<&str>,
-        _creds: Option<RegistryCredentials>,
-    ) -> Result<serde_json::Value> {
-        todo!("WIP: returns silo_image::platform::ResolveReport")
+        reference: &str,
+        platform: &str,
+        os_version: Option<&str>,
+        isolation: Option<&str>,
+        creds: Option<RegistryCredentials>,
+    ) -> Result<ResolveReport> {
+        let mut wanted = Platform::parse(platform).map_err(ImageError::from)?;
+        if let Some(v) = os_version {
+            wanted.os_version = Some(v.to_string());
+        }
+        let isolation = isolation
+            .map(|i| {
+                i.parse::<Isolation>()
+                    .map_err(|e| EngineError::InvalidParameter {
+                        what: "isolation",
+                        value: i.to_string(),
+                        reason: e.to_string(),
+                    })
+            })
+            .transpose()?;
+        Ok(self
+            .images
+            .resolve(reference, &wanted, isolation, &credentials(creds))
+            .await?)
     }
 }

@@ -1,0 +1,40 @@
+//! The image database schema, changed only by appending to [`MIGRATIONS`].
+//!
+//! `PRAGMA user_version` records how many migrations ran; each runs in its own transaction,
+//! so an interrupted upgrade resumes where it stopped.
+
+use rusqlite::Connection;
+
+/// Ordered schema changes. Never edit a released entry; append a new one.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: images and the references that name them.
+    "CREATE TABLE images (
+        id TEXT PRIMARY KEY,
+        manifest_digest TEXT NOT NULL,
+        manifest_media_type TEXT NOT NULL,
+        config_json BLOB NOT NULL,
+        layers_json TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        loaded_at TEXT NOT NULL,
+        last_tag_time TEXT
+    );
+    CREATE TABLE refs (
+        name TEXT PRIMARY KEY,
+        image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+        kind TEXT NOT NULL CHECK (kind IN ('tag', 'digest')),
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX refs_by_image ON refs(image_id);",
+];
+
+/// Brings the database up to the latest schema.
+pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let applied: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

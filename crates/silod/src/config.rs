@@ -1,0 +1,391 @@
+//! The daemon's configuration: `daemon.json` plus dockerd-compatible flags.
+//!
+//! As with dockerd, a directive given both as a flag and in the file is an error rather than a
+//! silent override, so what runs is never a surprise.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+use serde::Deserialize;
+
+pub const DEFAULT_SOCKET: &str = "/run/silo/silo.sock";
+pub const DEFAULT_DATA_ROOT: &str = "/var/lib/silo";
+pub const DEFAULT_CONFIG_FILE: &str = "/etc/silo/daemon.json";
+pub const DEFAULT_PIDFILE: &str = "/run/silo/silod.pid";
+
+/// silod's command line (dockerd's names for the same settings).
+#[derive(Debug, Parser, Default)]
+#[command(
+    name = "silod",
+    version,
+    about = "The silo daemon: the Docker Engine API on silo's services"
+)]
+pub struct Flags {
+    /// Daemon socket(s) to listen on: unix:///path or tcp://host:port (repeatable).
+    #[arg(short = 'H', long = "host")]
+    pub hosts: Vec<String>,
+    /// Root of persistent state.
+    #[arg(long)]
+    pub data_root: Option<PathBuf>,
+    /// Daemon configuration file.
+    #[arg(long, default_value = DEFAULT_CONFIG_FILE)]
+    pub config_file: PathBuf,
+    /// Path of the pid file.
+    #[arg(short = 'p', long)]
+    pub pidfile: Option<PathBuf>,
+    /// Registry reached over plain HTTP (host:port or CIDR; repeatable).
+    #[arg(long = "insecure-registry")]
+    pub insecure_registries: Vec<String>,
+    /// Registry mirror for Docker Hub (repeatable).
+    #[arg(long = "registry-mirror")]
+    pub registry_mirrors: Vec<String>,
+    /// Runtime options, e.g. isolation=process|hyperv (repeatable).
+    #[arg(long = "exec-opt")]
+    pub exec_opts: Vec<String>,
+    /// Use TLS on TCP listeners (implied by --tlsverify).
+    #[arg(long)]
+    pub tls: bool,
+    /// Use TLS and require clients to present a certificate signed by --tlscacert.
+    #[arg(long)]
+    pub tlsverify: bool,
+    /// CA that client certificates must be signed by.
+    #[arg(long)]
+    pub tlscacert: Option<PathBuf>,
+    /// Server certificate.
+    #[arg(long)]
+    pub tlscert: Option<PathBuf>,
+    /// Server key.
+    #[arg(long)]
+    pub tlskey: Option<PathBuf>,
+    /// Allow a TCP listener on a loopback address without TLS (any local user can then drive
+    /// the daemon, which is root on this host).
+    #[arg(long)]
+    pub allow_insecure_loopback_tcp: bool,
+    /// Log level: error, warn, info, debug, trace.
+    #[arg(short = 'l', long)]
+    pub log_level: Option<String>,
+}
+
+/// `daemon.json`, with Docker's key names.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct FileConfig {
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    pub data_root: Option<PathBuf>,
+    pub pidfile: Option<PathBuf>,
+    #[serde(default)]
+    pub insecure_registries: Vec<String>,
+    #[serde(default)]
+    pub registry_mirrors: Vec<String>,
+    #[serde(default)]
+    pub exec_opts: Vec<String>,
+    pub tls: Option<bool>,
+    pub tlsverify: Option<bool>,
+    pub tlscacert: Option<PathBuf>,
+    pub tlscert: Option<PathBuf>,
+    pub tlskey: Option<PathBuf>,
+    pub log_level: Option<String>,
+}
+
+/// Where and how to listen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Host {
+    Unix(PathBuf),
+    Tcp(SocketAddr),
+}
+
+/// TLS material for TCP listeners.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tls {
+    pub ca: Option<PathBuf>,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub verify_clients: bool,
+}
+
+/// The validated, merged configuration.
+#[derive(Debug, Clone)]
+pub struct DaemonConfig {
+    pub hosts: Vec<Host>,
+    pub data_root: PathBuf,
+    pub pidfile: PathBuf,
+    pub insecure_registries: Vec<String>,
+    pub registry_mirrors: Vec<String>,
+    pub default_isolation: String,
+    pub tls: Option<Tls>,
+    pub log_level: String,
+}
+
+impl FileConfig {
+    /// Reads `path`; a missing default file is an empty configuration, a missing explicit one
+    /// is an error.
+    pub fn read(path: &Path, explicit: bool) -> Result<Self> {
+        match std::fs::read(path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .with_context(|| format!("invalid configuration file {}", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => Ok(Self::default()),
+            Err(e) => Err(e).with_context(|| format!("read configuration file {}", path.display())),
+        }
+    }
+}
+
+/// Merges flags and file, refusing a directive set in both.
+pub fn merge(flags: Flags, file: FileConfig) -> Result<DaemonConfig> {
+    let mut conflicts = Vec::new();
+    let mut both = |name: &str, flag: bool, file: bool| {
+        if flag && file {
+            conflicts.push(name.to_string());
+        }
+    };
+    both("hosts", !flags.hosts.is_empty(), !file.hosts.is_empty());
+    both(
+        "data-root",
+        flags.data_root.is_some(),
+        file.data_root.is_some(),
+    );
+    both("pidfile", flags.pidfile.is_some(), file.pidfile.is_some());
+    both(
+        "insecure-registries",
+        !flags.insecure_registries.is_empty(),
+        !file.insecure_registries.is_empty(),
+    );
+    both(
+        "registry-mirrors",
+        !flags.registry_mirrors.is_empty(),
+        !file.registry_mirrors.is_empty(),
+    );
+    both(
+        "exec-opts",
+        !flags.exec_opts.is_empty(),
+        !file.exec_opts.is_empty(),
+    );
+    both("tlsverify", flags.tlsverify, file.tlsverify.is_some());
+    both(
+        "tlscacert",
+        flags.tlscacert.is_some(),
+        file.tlscacert.is_some(),
+    );
+    both("tlscert", flags.tlscert.is_some(), file.tlscert.is_some());
+    both("tlskey", flags.tlskey.is_some(), file.tlskey.is_some());
+    both(
+        "log-level",
+        flags.log_level.is_some(),
+        file.log_level.is_some(),
+    );
+    if !conflicts.is_empty() {
+        bail!(
+            "the following directives are specified both as a flag and in the configuration file: {} (from {})",
+            conflicts.join(", "),
+            flags.config_file.display()
+        );
+    }
+    let or = |a: Vec<String>, b: Vec<String>| if a.is_empty() { b } else { a };
+    let raw_hosts = or(flags.hosts, file.hosts);
+    let raw_hosts = if raw_hosts.is_empty() {
+        vec![format!("unix://{DEFAULT_SOCKET}")]
+    } else {
+        raw_hosts
+    };
+    let hosts = raw_hosts
+        .iter()
+        .map(|h| parse_host(h))
+        .collect::<Result<Vec<_>>>()?;
+    let default_isolation = isolation_from(&or(flags.exec_opts, file.exec_opts))?;
+    let verify = flags.tlsverify || file.tlsverify.unwrap_or(false);
+    let use_tls = verify || flags.tls || file.tls.unwrap_or(false);
+    let tls = if use_tls {
+        let cert = flags
+            .tlscert
+            .or(file.tlscert)
+            .context("TLS needs --tlscert")?;
+        let key = flags.tlskey.or(file.tlskey).context("TLS needs --tlskey")?;
+        let ca = flags.tlscacert.or(file.tlscacert);
+        if verify && ca.is_none() {
+            bail!("--tlsverify needs --tlscacert: client certificates are checked against it");
+        }
+        Some(Tls {
+            ca,
+            cert,
+            key,
+            verify_clients: verify,
+        })
+    } else {
+        None
+    };
+    check_tcp_exposure(&hosts, tls.as_ref(), flags.allow_insecure_loopback_tcp)?;
+    Ok(DaemonConfig {
+        hosts,
+        data_root: flags
+            .data_root
+            .or(file.data_root)
+            .unwrap_or_else(|| DEFAULT_DATA_ROOT.into()),
+        pidfile: flags
+            .pidfile
+            .or(file.pidfile)
+            .unwrap_or_else(|| DEFAULT_PIDFILE.into()),
+        insecure_registries: or(flags.insecure_registries, file.insecure_registries),
+        registry_mirrors: or(flags.registry_mirrors, file.registry_mirrors),
+        default_isolation,
+        tls,
+        log_level: flags
+            .log_level
+            .or(file.log_level)
+            .unwrap_or_else(|| "info".into()),
+    })
+}
+
+/// `unix:///path`, `tcp://host:port` (dockerd also accepts a bare `/path` and `fd://`, not us).
+pub fn parse_host(raw: &str) -> Result<Host> {
+    if let Some(path) = raw.strip_prefix("unix://") {
+        let path = if path.is_empty() {
+            DEFAULT_SOCKET
+        } else {
+            path
+        };
+        return Ok(Host::Unix(PathBuf::from(path)));
+    }
+    if let Some(addr) = raw.strip_prefix("tcp://") {
+        let addr = addr.trim_end_matches('/');
+        let addr: SocketAddr = addr
+            .parse()
+            .with_context(|| format!("invalid -H {raw}: expected tcp://IP:PORT"))?;
+        return Ok(Host::Tcp(addr));
+    }
+    bail!("invalid -H {raw}: expected unix:///path or tcp://IP:PORT")
+}
+
+/// TCP off loopback only with mutual TLS; loopback without TLS only when explicitly allowed.
+fn check_tcp_exposure(hosts: &[Host], tls: Option<&Tls>, allow_loopback: bool) -> Result<()> {
+    for host in hosts {
+        let Host::Tcp(addr) = host else { continue };
+        let mutual = tls.is_some_and(|t| t.verify_clients);
+        if mutual {
+            continue;
+        }
+        if !addr.ip().is_loopback() {
+            bail!(
+                "refusing to listen on tcp://{addr} without mutual TLS: anyone reaching it would be root on this host; use --tlsverify --tlscacert --tlscert --tlskey"
+            );
+        }
+        if tls.is_none() && !allow_loopback {
+            bail!(
+                "refusing to listen on tcp://{addr} without TLS: every local user could drive the daemon; pass --allow-insecure-loopback-tcp to accept that"
+            );
+        }
+    }
+    Ok(())
+}
+
+fn isolation_from(exec_opts: &[String]) -> Result<String> {
+    let mut isolation = "process".to_string();
+    for opt in exec_opts {
+        let (key, value) = opt
+            .split_once('=')
+            .with_context(|| format!("invalid exec-opt {opt:?}: expected key=value"))?;
+        match (key.trim(), value.trim()) {
+            ("isolation", "process" | "default") => isolation = "process".into(),
+            ("isolation", "hyperv" | "vm") => isolation = "hyperv".into(),
+            ("isolation", other) => {
+                bail!("invalid isolation {other:?}: expected process or hyperv")
+            }
+            (other, _) => bail!("unsupported exec-opt {other:?} (supported: isolation)"),
+        }
+    }
+    Ok(isolation)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flags(args: &[&str]) -> Flags {
+        Flags::try_parse_from(std::iter::once("silod").chain(args.iter().copied())).unwrap()
+    }
+
+    #[test]
+    fn defaults_listen_on_the_root_socket() {
+        let c = merge(flags(&[]), FileConfig::default()).unwrap();
+        assert_eq!(c.hosts, vec![Host::Unix(DEFAULT_SOCKET.into())]);
+        assert_eq!(c.data_root, PathBuf::from(DEFAULT_DATA_ROOT));
+        assert_eq!(c.default_isolation, "process");
+    }
+
+    #[test]
+    fn a_directive_in_both_places_is_an_error() {
+        let file: FileConfig = serde_json::from_str(r#"{"data-root": "/x"}"#).unwrap();
+        let err = merge(flags(&["--data-root", "/y"]), file).unwrap_err();
+        assert!(err.to_string().contains("data-root"), "{err}");
+    }
+
+    #[test]
+    fn file_keys_are_dockers() {
+        let file: FileConfig = serde_json::from_str(
+            r#"{"hosts": ["unix:///tmp/s.sock"], "insecure-registries": ["10.0.0.0/8"],
+                "exec-opts": ["isolation=hyperv"]}"#,
+        )
+        .unwrap();
+        let c = merge(flags(&[]), file).unwrap();
+        assert_eq!(c.hosts, vec![Host::Unix("/tmp/s.sock".into())]);
+        assert_eq!(c.insecure_registries, vec!["10.0.0.0/8"]);
+        assert_eq!(c.default_isolation, "hyperv");
+        assert!(serde_json::from_str::<FileConfig>(r#"{"no-such-key": 1}"#).is_err());
+    }
+
+    #[test]
+    fn tcp_off_loopback_needs_mutual_tls() {
+        let err = merge(flags(&["-H", "tcp://0.0.0.0:2376"]), FileConfig::default()).unwrap_err();
+        assert!(err.to_string().contains("mutual TLS"), "{err}");
+        let ok = merge(
+            flags(&[
+                "-H",
+                "tcp://0.0.0.0:2376",
+                "--tlsverify",
+                "--tlscacert",
+                "ca.pem",
+                "--tlscert",
+                "cert.pem",
+                "--tlskey",
+                "key.pem",
+            ]),
+            FileConfig::default(),
+        );
+        assert!(ok.is_ok());
+    }
+
+    #[test]
+    fn loopback_tcp_without_tls_needs_explicit_consent() {
+        assert!(merge(
+            flags(&["-H", "tcp://127.0.0.1:2375"]),
+            FileConfig::default()
+        )
+        .is_err());
+        let c = merge(
+            flags(&[
+                "-H",
+                "tcp://127.0.0.1:2375",
+                "--allow-insecure-loopback-tcp",
+            ]),
+            FileConfig::default(),
+        )
+        .unwrap();
+        assert_eq!(c.hosts, vec![Host::Tcp("127.0.0.1:2375".parse().unwrap())]);
+    }
+
+    #[test]
+    fn bad_exec_opts_and_hosts_are_rejected() {
+        assert!(merge(
+            flags(&["--exec-opt", "isolation=magic"]),
+            FileConfig::default()
+        )
+        .is_err());
+        assert!(merge(
+            flags(&["--exec-opt", "native.cgroupdriver=systemd"]),
+            FileConfig::default()
+        )
+        .is_err());
+        assert!(parse_host("http://x").is_err());
+    }
+}

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# README command 1: build and install silo, start silod, import a busybox image, list images.
+#
+# Usage: scripts/demo.sh
+# Leaves silod running on /run/silo/silo.sock (state in /var/lib/silo, log /var/log/silod.log).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh
+
+socket=/run/silo/silo.sock
+export SILO_HOST="unix://$socket"
+
+ping() {
+    [[ $(curl -fsS --max-time 2 --unix-socket "$socket" http://localhost/_ping 2>/dev/null) == OK ]]
+}
+
+if ping; then
+    echo "demo: silod already running on $socket"
+else
+    echo "demo: starting silod on $socket (log: /var/log/silod.log)"
+    mkdir -p /run/silo
+    nohup silod -H "$SILO_HOST" >>/var/log/silod.log 2>&1 </dev/null &
+    for _ in $(seq 1 100); do
+        ping && break
+        sleep 0.1
+    done
+    if ! ping; then
+        echo "demo: silod did not answer /_ping; last log lines:" >&2
+        tail -n 30 /var/log/silod.log >&2
+        exit 1
+    fi
+fi
+
+work=$(mktemp -d /tmp/silo-demo.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+set -x
+silo-fixtures busybox-rootfs --out "$work/busybox.tar"
+silo import "$work/busybox.tar" busybox:latest
+silo images
