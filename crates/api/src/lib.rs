@@ -40,12 +40,15 @@ pub(crate) struct AppState {
 
 /// The API as an axum application: versioned and unversioned paths, Docker's headers and errors.
 pub fn router(engine: Engine) -> Router {
-    let engine_routes = Router::new()
+    app(engine_routes().with_state(AppState { engine }))
+}
+
+/// Every route whose handler needs the engine.
+fn engine_routes() -> Router<AppState> {
+    Router::new()
         .merge(system::engine_routes())
         .merge(images::routes())
         .merge(distribution::routes())
-        .with_state(AppState { engine });
-    app(engine_routes)
 }
 
 /// Serve the API for `engine` on `listeners` until `shutdown` completes.

@@ -53,6 +53,14 @@ fn assert_standard_headers(headers: &axum::http::HeaderMap) {
     );
 }
 
+#[test]
+fn route_table_builds() {
+    // axum panics on conflicting routes when they are added; `/images/json` next to
+    // `/images/{*rest}` and the rest must coexist.
+    let _ = engine_routes();
+    let _ = test_app();
+}
+
 #[tokio::test]
 async fn ping_get_and_head() {
     for (method, uri) in [

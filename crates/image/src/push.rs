@@ -99,9 +99,6 @@ impl ImageService {
             &digest_reference(&target, &digest)?,
             RefKind::Digest,
         )?;
-        progress.send(Progress::status(format!(
-            "{tag}: digest: {digest} size: {size}"
-        )));
         Ok(Pushed { tag, digest, size })
     }
 }

@@ -1,5 +1,6 @@
 //! Moving images in and out: pull and import (`POST /images/create`), push, save (`get`), load.
 
+use silo_image::reference::parse_repository_tag;
 use std::io;
 
 use axum::body::{Body, Bytes};
@@ -34,14 +35,21 @@ pub async fn create(
     let image = params
         .non_empty("fromImage")
         .ok_or_else(|| ApiError::invalid("missing parameter: fromImage or fromSrc"))?;
-    let reference = pull_reference(image, params.non_empty("tag"));
+    let reference = pull_reference(image, params.non_empty("tag"))?;
     let platform = params.non_empty("platform").map(str::to_string);
+    let os_version = params.non_empty("os_version").map(str::to_string);
     let creds = registry_credentials(&headers)?;
     let engine = state.engine;
     progress_response(
         move |progress| async move {
             engine
-                .pull(&reference, platform.as_deref(), creds, progress)
+                .pull_with(
+                    &reference,
+                    platform.as_deref(),
+                    os_version.as_deref(),
+                    creds,
+                    progress,
+                )
                 .await
         },
         |_record| Vec::new(),
@@ -49,27 +57,12 @@ pub async fn create(
     .await
 }
 
-/// `fromImage` and `tag` combined; a tag that is a digest gives `name@digest`.
-pub fn pull_reference(image: &str, tag: Option<&str>) -> String {
-    let Some(tag) = tag else {
-        return image.to_string();
-    };
-    let name = without_tag(image);
-    if tag.contains(':') {
-        format!("{name}@{tag}")
-    } else {
-        format!("{name}:{tag}")
-    }
-}
-
-/// `repo:tag` → `repo`; a colon before the last slash is a registry port, not a tag.
-fn without_tag(image: &str) -> &str {
-    let image = image.split_once('@').map_or(image, |(name, _)| name);
-    let slash = image.rfind('/').map_or(0, |i| i + 1);
-    match image[slash..].rfind(':') {
-        Some(colon) => &image[..slash + colon],
-        None => image,
-    }
+/// An image name and a separate `tag` parameter combined (a tag that is a digest pins the
+/// name), as a full reference.
+pub fn pull_reference(image: &str, tag: Option<&str>) -> Result<String, ApiError> {
+    parse_repository_tag(image, tag)
+        .map(|r| r.to_string())
+        .map_err(|e| ApiError::invalid(e.to_string()))
 }
 
 /// The request body as an `AsyncRead`.
@@ -111,10 +104,7 @@ pub async fn push(
     params: &Params,
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
-    let reference = match params.non_empty("tag") {
-        Some(tag) => format!("{}:{tag}", without_tag(name)),
-        None => name.to_string(),
-    };
+    let reference = pull_reference(name, params.non_empty("tag"))?;
     let creds = registry_credentials(headers)?;
     progress_response(
         move |progress| async move { engine.push(&reference, creds, progress).await },
@@ -259,24 +249,22 @@ mod tests {
 
     #[test]
     fn from_image_and_tag_combine() {
-        assert_eq!(pull_reference("busybox", None), "busybox");
-        assert_eq!(pull_reference("busybox", Some("1.36")), "busybox:1.36");
+        let full = |image, tag| pull_reference(image, tag).unwrap();
+        assert_eq!(full("busybox", None), "docker.io/library/busybox:latest");
         assert_eq!(
-            pull_reference("busybox:latest", Some("1.36")),
-            "busybox:1.36"
+            full("busybox", Some("1.36")),
+            "docker.io/library/busybox:1.36"
         );
         assert_eq!(
-            pull_reference("127.0.0.1:5000/team/app", Some("v1")),
+            full("127.0.0.1:5000/team/app", Some("v1")),
             "127.0.0.1:5000/team/app:v1"
         );
         assert_eq!(
-            pull_reference("busybox", Some("sha256:abcd")),
-            "busybox@sha256:abcd"
+            full("busybox", Some("sha256:0000000000000000000000000000000000000000000000000000000000000000")),
+            "docker.io/library/busybox@sha256:0000000000000000000000000000000000000000000000000000000000000000"
         );
-        assert_eq!(
-            pull_reference("busybox@sha256:0000", Some("sha256:abcd")),
-            "busybox@sha256:abcd"
-        );
+        let err = pull_reference("Busybox", None).unwrap_err();
+        assert_eq!(err.status(), axum::http::StatusCode::BAD_REQUEST);
     }
 
     #[test]
