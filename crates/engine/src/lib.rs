@@ -132,6 +132,9 @@ impl HasKind for EngineError {
     }
 }
 
+/// Layers are unpacked directories stacked with overlayfs.
+const STORAGE_DRIVER: &str = "overlayfs";
+
 pub type Result<T, E = EngineError> = std::result::Result<T, E>;
 
 /// The engine. Cheap to clone; every clone shares the same state.
@@ -171,7 +174,7 @@ impl Engine {
         Ok(SystemInfo {
             images: self.images.list()?.len(),
             data_root: self.config.data_root.clone(),
-            storage_driver: "overlayfs".into(),
+            storage_driver: STORAGE_DRIVER.into(),
             default_isolation: self.config.default_isolation.clone(),
             insecure_registries: self.config.insecure_registries.clone(),
             registry_mirrors: self.config.registry_mirrors.clone(),
@@ -236,6 +239,17 @@ impl Engine {
     /// One image by reference, id or id prefix.
     pub fn image(&self, name_or_id: &str) -> Result<ImageRecord> {
         Ok(self.images.find(name_or_id)?)
+    }
+
+    /// The unpacked layer directories of a Linux image, base first (FailedPrecondition for a
+    /// Windows image).
+    pub fn image_rootfs(&self, image: &ImageRecord) -> Result<Vec<PathBuf>> {
+        Ok(self.images.rootfs_layers(image)?)
+    }
+
+    /// Name of the storage driver, as `/info` and image inspect report it.
+    pub fn storage_driver(&self) -> &'static str {
+        STORAGE_DRIVER
     }
 
     /// Tags `source` as `target` (`repo[:tag]`).
@@ -314,10 +328,14 @@ impl Engine {
         input: R,
         progress: ProgressSender,
     ) -> Result<Vec<String>> {
-        let lines = self.images.load(input, progress).await?;
-        for line in &lines {
-            let name = line.rsplit(": ").next().unwrap_or(line);
-            self.events.image("load", name, Some(name));
+        let loaded = self.images.load(input, progress).await?;
+        let mut lines = Vec::new();
+        for image in loaded {
+            self.events.image("load", &image.id, image.tags.first().map(String::as_str));
+            if image.tags.is_empty() {
+                lines.push(format!("Loaded image ID: {}", image.id));
+            }
+            lines.extend(image.tags.iter().map(|t| format!("Loaded image: {t}")));
         }
         Ok(lines)
     }

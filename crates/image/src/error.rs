@@ -64,6 +64,9 @@ pub enum ImageError {
         wanted: String,
         found: String,
     },
+    /// A Windows (or other non-Linux) image asked for as a Linux root filesystem.
+    #[error("image {image} is a {os} image: its layers are kept for push and save, never used as a Linux root filesystem")]
+    NotLinuxRootfs { image: String, os: String },
     /// Deleting the image needs `force`.
     #[error("conflict: unable to delete {short_id} (must be forced) - {reason}")]
     MustForce { short_id: String, reason: String },
@@ -111,6 +114,7 @@ impl HasKind for ImageError {
             Storage(e) => e.kind(),
             PlatformMismatch { .. } => ErrorKind::NotFound,
             MustForce { .. } => ErrorKind::Conflict,
+            NotLinuxRootfs { .. } => ErrorKind::FailedPrecondition,
             InvalidDocument { .. }
             | UnsupportedMediaType { .. }
             | InvalidArchive { .. }

@@ -20,6 +20,7 @@ mod resolve;
 mod service;
 mod store;
 
+pub use archive::Loaded;
 pub use error::ImageError;
 pub use import::ImportOptions;
 pub use model::{ImageRecord, LayerRecord};

@@ -158,6 +158,34 @@ impl ImageService {
     }
 }
 
+impl ImageService {
+    /// The unpacked layer directories of a Linux image, base first: what a container's root
+    /// filesystem is stacked from. Windows images are refused: their layers (`Files/`,
+    /// `Hives/`) are stored and pushed as they are, never used as a Linux root filesystem.
+    pub fn rootfs_layers(&self, image: &ImageRecord) -> Result<Vec<PathBuf>, ImageError> {
+        if image.os() != "linux" {
+            return Err(ImageError::NotLinuxRootfs {
+                image: image.short_id().to_string(),
+                os: image.os(),
+            });
+        }
+        image
+            .layers
+            .iter()
+            .map(|layer| {
+                let diff_id = silo_storage::Digest::parse(&layer.diff_id)?;
+                if !self.inner.layers.contains(&diff_id) {
+                    return Err(silo_storage::StorageError::LayerNotFound {
+                        diff_id,
+                    }
+                    .into());
+                }
+                Ok(self.inner.layers.fs_path(&diff_id))
+            })
+            .collect()
+    }
+}
+
 /// The reference `name@digest` (no tag) for recording a repo digest.
 pub(crate) fn digest_reference(r: &Reference, digest: &str) -> Result<Reference, ImageError> {
     Ok(Reference::parse(&format!("{}@{}", r.name(), digest))?)

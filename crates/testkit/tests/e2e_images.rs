@@ -165,6 +165,21 @@ fn docker_pull_images_inspect_tag_rmi() {
         format!("linux/{} {}", fixtures::oci::host_arch(), m.config_digest)
     );
 
+    // The unpacked layer is what a container's root filesystem will be stacked from.
+    let lower = w.docker(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{.GraphDriver.Name}} {{.GraphDriver.Data.LowerDir}}",
+        &img,
+    ]);
+    let (driver, lower_dir) = lower.trim().split_once(' ').unwrap();
+    assert_eq!(driver, "overlayfs");
+    assert!(
+        Path::new(lower_dir).join("bin/busybox").is_file(),
+        "no bin/busybox under LowerDir {lower_dir}"
+    );
+
     w.docker(&["tag", &img, "busybox:renamed"]);
     assert!(has_row(&w.docker(&["images"]), "busybox", "renamed"));
 
@@ -338,6 +353,15 @@ fn silo_pull_windows_then_push_keeps_manifest_bytes() {
         "10.0.17763.2000",
         &img,
     ]);
+    // Windows layers are stored for push, never unpacked as a Linux root filesystem.
+    let data = w.silo(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{.Os}} {{json .GraphDriver.Data}}",
+        &img,
+    ]);
+    assert_eq!(data.trim(), "windows {}");
     let copy = w.image("wincopy:v1");
     w.silo(&["tag", &img, &copy]);
     w.silo(&["push", &copy]);
@@ -421,4 +445,14 @@ fn kill9_mid_pull_then_pull_again_succeeds_once() {
     assert_eq!(n, 1, "expected {img} once:\n{listed}");
     let id = w.docker(&["image", "inspect", "--format", "{{.Id}}", &img]);
     assert_eq!(id.trim(), w.layout.primary().unwrap().config_digest);
+    // Recovery removed the interrupted download and unpack instead of leaving them behind.
+    for tmp in ["image/content/ingest", "image/layers/tmp"] {
+        let dir = w.daemon.data_root().join(tmp);
+        let left: Vec<_> = fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        assert!(left.is_empty(), "{} still holds {left:?}", dir.display());
+    }
 }

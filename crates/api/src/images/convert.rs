@@ -56,8 +56,16 @@ pub fn summary(
     }
 }
 
+/// Where an image's layers are on disk, for `GraphDriver` in image inspect.
+#[derive(Debug, Clone, Default)]
+pub struct GraphDriver {
+    pub name: &'static str,
+    /// Unpacked layers, base first.
+    pub lower_dirs: Vec<std::path::PathBuf>,
+}
+
 /// `GET /images/{name}/json`.
-pub fn inspect(record: &ImageRecord) -> ImageInspect {
+pub fn inspect(record: &ImageRecord, driver: &GraphDriver) -> ImageInspect {
     let cfg = &record.config;
     let comment = cfg
         .history()
@@ -83,10 +91,7 @@ pub fn inspect(record: &ImageRecord) -> ImageInspect {
         os: Some(cfg.os().to_string()),
         os_version: cfg.os_version().clone(),
         size: Some(clamp(record.size)),
-        graph_driver: Some(DriverData {
-            name: "overlay2".to_string(),
-            data: HashMap::new(),
-        }),
+        graph_driver: Some(graph_driver(driver)),
         root_fs: Some(ImageInspectRootFs {
             typ: "layers".to_string(),
             layers: Some(cfg.rootfs().diff_ids().clone()),
@@ -97,6 +102,24 @@ pub fn inspect(record: &ImageRecord) -> ImageInspect {
                 .and_then(|t| bollard_date(&t.to_rfc3339_opts(SecondsFormat::AutoSi, true))),
         }),
         ..Default::default()
+    }
+}
+
+/// overlayfs lists lower directories top first, as Docker's `LowerDir` does.
+fn graph_driver(driver: &GraphDriver) -> DriverData {
+    let mut data = HashMap::new();
+    if !driver.lower_dirs.is_empty() {
+        let top_first: Vec<String> = driver
+            .lower_dirs
+            .iter()
+            .rev()
+            .map(|p| p.display().to_string())
+            .collect();
+        data.insert("LowerDir".to_string(), top_first.join(":"));
+    }
+    DriverData {
+        name: driver.name.to_string(),
+        data,
     }
 }
 
@@ -191,7 +214,12 @@ pub(crate) mod tests {
             &["busybox:latest"],
             config("2024-05-01T10:00:00Z", serde_json::json!({"a": "b"})),
         );
-        let v = serde_json::to_value(inspect(&r)).unwrap();
+        let driver = GraphDriver {
+            name: "overlayfs",
+            lower_dirs: vec!["/l/base".into(), "/l/top".into()],
+        };
+        let v = serde_json::to_value(inspect(&r, &driver)).unwrap();
+        assert_eq!(v["GraphDriver"]["Data"]["LowerDir"], "/l/top:/l/base");
         assert_eq!(v["Id"], "sha256:aaaa");
         assert_eq!(v["RepoTags"][0], "busybox:latest");
         assert!(v["Created"]
@@ -207,7 +235,7 @@ pub(crate) mod tests {
         assert_eq!(v["Architecture"], "amd64");
         assert_eq!(v["Os"], "linux");
         assert_eq!(v["Size"], 4321);
-        assert_eq!(v["GraphDriver"]["Name"], "overlay2");
+        assert_eq!(v["GraphDriver"]["Name"], "overlayfs");
         assert_eq!(
             v["RootFS"],
             serde_json::json!({"Type": "layers", "Layers": ["sha256:d1"]})

@@ -18,6 +18,7 @@ use bollard_stubs::models::{
     ImageDeleteResponseItem, ImageHistoryResponseItem, ImagePruneResponse,
 };
 use silo_engine::Engine;
+use silo_errdefs::{ErrorKind, HasKind};
 
 use crate::error::ApiError;
 use crate::filters::Filters;
@@ -102,8 +103,22 @@ fn page_not_found() -> ApiError {
 
 /// `GET /images/{name}/json`
 async fn inspect(engine: Engine, name: String) -> Result<Response, ApiError> {
-    let record = blocking(move || engine.image(&name)).await?;
-    Ok(Json(convert::inspect(&record)).into_response())
+    let (record, driver) = blocking(move || {
+        let record = engine.image(&name)?;
+        // A Windows image has no Linux root filesystem to point at: empty driver data.
+        let lower_dirs = match engine.image_rootfs(&record) {
+            Ok(dirs) => dirs,
+            Err(e) if e.kind() == ErrorKind::FailedPrecondition => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        let driver = convert::GraphDriver {
+            name: engine.storage_driver(),
+            lower_dirs,
+        };
+        Ok((record, driver))
+    })
+    .await?;
+    Ok(Json(convert::inspect(&record, &driver)).into_response())
 }
 
 /// `GET /images/{name}/history`

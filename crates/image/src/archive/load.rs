@@ -18,6 +18,14 @@ use crate::{ImageError, LayerRecord, Progress, ProgressSender};
 /// larger ones go straight into the content store.
 const SMALL_FILE: u64 = 1 << 20;
 
+/// One image a load added (or found already present).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Loaded {
+    pub id: String,
+    /// Tags from the archive, familiar form; empty when the archive named none.
+    pub tags: Vec<String>,
+}
+
 /// Where a file of the archive ended up while streaming.
 enum Staged {
     Memory(Vec<u8>),
@@ -25,17 +33,17 @@ enum Staged {
 }
 
 impl ImageService {
-    /// Loads every image of a docker-archive stream; returns Docker's `Loaded image: …` lines.
+    /// Loads every image of a docker-archive stream.
     pub async fn load<R>(
         &self,
         input: R,
         progress: ProgressSender,
-    ) -> Result<Vec<String>, ImageError>
+    ) -> Result<Vec<Loaded>, ImageError>
     where
         R: AsyncRead + Send + Unpin + 'static,
     {
         let this = self.clone();
-        let lines = {
+        let loaded = {
             let _content_guard = self.inner.gc_lock.read().await;
             tokio::task::spawn_blocking(move || {
                 let reader = tokio_util::io::SyncIoBridge::new(input);
@@ -46,14 +54,14 @@ impl ImageService {
         };
         // Drop whatever the archive carried that no image uses.
         self.collect_garbage().await?;
-        Ok(lines)
+        Ok(loaded)
     }
 
     fn load_archive(
         &self,
         input: impl Read,
         progress: &ProgressSender,
-    ) -> Result<Vec<String>, ImageError> {
+    ) -> Result<Vec<Loaded>, ImageError> {
         let mut staged = self.stage_archive(input, progress)?;
         let manifest_json = match staged.remove("manifest.json") {
             Some(Staged::Memory(bytes)) => bytes,
@@ -67,11 +75,10 @@ impl ImageService {
             serde_json::from_slice(&manifest_json).map_err(|e| ImageError::InvalidArchive {
                 reason: format!("manifest.json: {e}"),
             })?;
-        let mut lines = Vec::new();
-        for entry in entries {
-            lines.extend(self.load_entry(&entry, &mut staged, progress)?);
-        }
-        Ok(lines)
+        entries
+            .iter()
+            .map(|entry| self.load_entry(entry, &mut staged, progress))
+            .collect()
     }
 
     /// Streams the tar once: small files to memory, the rest into the content store.
@@ -133,7 +140,7 @@ impl ImageService {
         entry: &ArchiveManifest,
         staged: &mut HashMap<String, Staged>,
         progress: &ProgressSender,
-    ) -> Result<Vec<String>, ImageError> {
+    ) -> Result<Loaded, ImageError> {
         let (config_digest, _) = self.blob_of(staged, &entry.config)?;
         let config_bytes = self.inner.content.read(&config_digest)?;
         let config = oci_spec::image::ImageConfiguration::from_reader(config_bytes.as_slice())
@@ -204,12 +211,9 @@ impl ImageService {
             size,
         };
         self.inner.meta.commit(&image, &refs)?;
-        Ok(if refs.is_empty() {
-            vec![format!("Loaded image ID: {}", image.id)]
-        } else {
-            refs.iter()
-                .map(|(r, _)| format!("Loaded image: {}", r.familiar()))
-                .collect()
+        Ok(Loaded {
+            id: image.id,
+            tags: refs.iter().map(|(r, _)| r.familiar()).collect(),
         })
     }
 

@@ -6,6 +6,8 @@
 mod load;
 mod save;
 
+pub use load::Loaded;
+
 use serde::{Deserialize, Serialize};
 
 /// One entry of `manifest.json`.
