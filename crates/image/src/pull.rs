@@ -399,9 +399,74 @@ fn unpack_stream(
     }
     let compression = compression.unwrap_or_else(|| Compression::detect(&head));
     let stream = std::io::Cursor::new(head).chain(reader);
-    let decoded = silo_storage::decompress(stream, compression)?;
-    layers.unpack_reader(decoded, Some(&diff_id), report)?;
+    if compression == Compression::None {
+        layers.unpack_reader(stream, Some(&diff_id), report)?;
+        return Ok(());
+    }
+    // Inflate on its own thread so decompression and file creation use both cores instead of
+    // taking turns on one.
+    let (tx, rx) = mpsc::channel::<Bytes>(PIPE_DEPTH);
+    let inflater = std::thread::Builder::new()
+        .name("silo-inflate".into())
+        .spawn(move || inflate_into(stream, compression, tx))
+        .map_err(|source| ImageError::Stream {
+            op: "start decompression thread",
+            source,
+        })?;
+    let unpacked = layers.unpack_reader(
+        ChannelReader {
+            rx,
+            current: Bytes::new(),
+        },
+        Some(&diff_id),
+        report,
+    );
+    let inflated = inflater.join().map_err(|_| ImageError::Task {
+        op: "decompress layer",
+        reason: "decompression thread panicked".into(),
+    })?;
+    // A decompression error explains a truncated tar better than the unpacker's view of it.
+    inflated?;
+    unpacked?;
     Ok(())
+}
+
+/// Decompresses `stream` into `tx` in chunks; stops early if the unpacker hung up.
+fn inflate_into(
+    stream: impl std::io::Read,
+    compression: Compression,
+    tx: mpsc::Sender<Bytes>,
+) -> Result<(), ImageError> {
+    const CHUNK: usize = 256 * 1024;
+    let mut decoded = silo_storage::decompress(stream, compression)?;
+    loop {
+        let mut buf = vec![0u8; CHUNK];
+        let n = read_up_to(&mut decoded, &mut buf).map_err(|source| ImageError::Stream {
+            op: "decompress layer",
+            source,
+        })?;
+        if n == 0 {
+            return Ok(());
+        }
+        buf.truncate(n);
+        if tx.blocking_send(Bytes::from(buf)).is_err() {
+            return Ok(());
+        }
+    }
+}
+
+/// Fills `buf` as far as the reader allows; 0 only at end of stream.
+fn read_up_to(reader: &mut impl std::io::Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match reader.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
 }
 
 /// Reads the chunks a download sends, as a blocking `Read`. End of the channel is end of file.

@@ -109,12 +109,17 @@ impl ImageService {
                 .ok_or_else(not_found);
         }
         if !name.starts_with("sha256:") {
-            if let Ok(reference) = Reference::parse(name) {
-                if let Some(id) = self.inner.meta.resolve_ref(&reference.to_string())? {
-                    if let Some(record) = self.record(&id)? {
-                        return Ok((record, Matched::Reference(reference)));
+            match Reference::parse(name) {
+                Ok(reference) => {
+                    if let Some(id) = self.inner.meta.resolve_ref(&reference.to_string())? {
+                        if let Some(record) = self.record(&id)? {
+                            return Ok((record, Matched::Reference(reference)));
+                        }
                     }
                 }
+                // Not a reference, but still an id prefix: look it up below.
+                Err(_) if looks_like_id => {}
+                Err(e) => return Err(e.into()),
             }
         }
         if looks_like_id {

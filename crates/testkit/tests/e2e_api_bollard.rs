@@ -373,19 +373,16 @@ async fn errors_carry_docker_status_codes_and_json_messages() {
     eprintln!("GET /containers/json: 501 {}", r.message());
 }
 
-/// SILO BUG (open): an unparsable name on the image endpoints is answered `404 No such image`;
-/// dockerd answers `400 invalid reference format: repository name (library/Bad) must be
-/// lowercase` (its `GetImage` runs `ParseAnyReference` first). Cause:
-/// `ImageService::find_matched` (crates/image/src/service.rs) ignores the `Reference::parse`
-/// error and falls through to `NoSuchImage`. Same for history, tag and delete. `POST
-/// /images/create` already answers 400 for the same name (checked above).
+/// Regression: an unparsable name on the image endpoints was answered `404 No such image`
+/// because the lookup ignored the parse error; dockerd (and now silod) answers
+/// `400 invalid reference format`.
 #[tokio::test]
 async fn inspect_of_an_invalid_reference_is_400() {
     let w = World::bare();
     let (status, message) = server_error(w.docker.inspect_image("Bad:Ref").await.unwrap_err());
     assert_eq!(
         status, 400,
-        "SILO BUG: GET /images/Bad:Ref/json should be 400 invalid reference format, got {status} {message:?}"
+        "GET /images/Bad:Ref/json should be 400 invalid reference format, got {status} {message:?}"
     );
     assert!(message.contains("invalid reference format"), "{message}");
 }

@@ -401,13 +401,10 @@ fn plain_http_registry_off_loopback_is_refused_unless_listed() {
     w.assert_pull_refused(&d, "--insecure-registry 10.0.0.0/8 and host:5001");
 }
 
-/// SILO BUG (open): the refusal does not say why. Today the message is
-/// `fetch manifest 198.51.100.N:5000/busybox:latest: registry 198.51.100.N:5000 unavailable:
-/// error sending request for url (https://…/v2/busybox/manifests/latest): client error
-/// (Connect): received corrupt message of type InvalidContentType` — rustls jargon, classed as
-/// "unavailable" although the registry answered. dockerd says `http: server gave HTTP response
-/// to HTTPS client`; the user needs to learn that the registry speaks plain HTTP and that
-/// `--insecure-registry` / `insecure-registries` is the switch.
+/// Regression: the refusal used to be rustls jargon ("received corrupt message of type
+/// InvalidContentType") classed as "unavailable". It must say that the registry speaks plain
+/// HTTP and point at `insecure-registries`, as dockerd's "server gave HTTP response to HTTPS
+/// client" does.
 #[test]
 fn refused_plain_http_pull_explains_the_cause() {
     let w = World::new();
@@ -424,7 +421,7 @@ fn refused_plain_http_pull_explains_the_cause() {
         ]
         .iter()
         .any(|w| lower.contains(w)),
-        "SILO BUG: the error should say the registry answered plain HTTP (or point at \
+        "the error should say the registry answered plain HTTP (or point at \
          insecure-registries), got:\n{}",
         output.trim()
     );

@@ -88,7 +88,7 @@ impl ImageService {
         progress: &ProgressSender,
     ) -> Result<HashMap<String, Staged>, ImageError> {
         let bad = |e: std::io::Error| ImageError::InvalidArchive {
-            reason: e.to_string(),
+            reason: format!("not a readable tar stream: {e}"),
         };
         let mut archive = tar::Archive::new(input);
         let mut staged = HashMap::new();

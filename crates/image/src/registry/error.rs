@@ -66,6 +66,14 @@ pub enum RegistryError {
         registry: String,
         detail: String,
     },
+    /// The registry answered a TLS handshake with plain HTTP: it is an HTTP-only registry that
+    /// is not configured as insecure.
+    #[error("{op} {target}: registry {registry} speaks plain HTTP, not HTTPS (server gave HTTP response to HTTPS client); if it is meant to be reached without TLS, add it to insecure-registries (silod --insecure-registry {registry})")]
+    PlainHttpRegistry {
+        op: Op,
+        target: String,
+        registry: String,
+    },
     /// Content does not hash to the digest it was asked for or announced with.
     #[error("{op} {target}: digest mismatch: expected {expected}, got {actual}")]
     DigestMismatch {
@@ -112,6 +120,7 @@ impl HasKind for RegistryError {
             RegistryError::NotFound { .. } => ErrorKind::NotFound,
             RegistryError::PermissionDenied { .. } => ErrorKind::PermissionDenied,
             RegistryError::Unavailable { .. } => ErrorKind::Unavailable,
+            RegistryError::PlainHttpRegistry { .. } => ErrorKind::FailedPrecondition,
             RegistryError::UnsupportedMediaType { .. } => ErrorKind::NotImplemented,
             RegistryError::InvalidInsecureRegistry { .. }
             | RegistryError::InvalidMirror { .. }
@@ -180,6 +189,13 @@ impl RegistryError {
             OciDistributionError::DigestError(d) => return from_digest_error(op, target, d),
             OciDistributionError::RequestError(e) => match e.status() {
                 Some(s) => s.as_u16(),
+                None if e.is_connect() && speaks_plain_http(e) => {
+                    return RegistryError::PlainHttpRegistry {
+                        op,
+                        target: target.to_string(),
+                        registry: registry.to_string(),
+                    };
+                }
                 None if e.is_connect() || e.is_timeout() || e.is_request() => {
                     return RegistryError::Unavailable {
                         op,
@@ -267,4 +283,17 @@ pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
         source = e.source();
     }
     s
+}
+
+/// rustls reports an HTTP answer to its ClientHello as a record of invalid content type; the
+/// error chain's text is the only place reqwest exposes it without depending on rustls here.
+fn speaks_plain_http(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(err);
+    while let Some(e) = source {
+        if e.to_string().contains("InvalidContentType") {
+            return true;
+        }
+        source = e.source();
+    }
+    false
 }

@@ -81,6 +81,7 @@ pub fn unpack_layer(reader: impl Read, dest: &Path, opts: &UnpackOptions) -> Res
         dir_fixups: Vec::new(),
         stats: UnpackStats::default(),
         buf: vec![0; 128 * 1024],
+        parent_cache: None,
     };
     let mut archive = tar::Archive::new(reader);
     let entries = archive.entries().map_err(|source| StorageError::TarRead {
@@ -111,6 +112,12 @@ struct Unpacker<'o> {
     dir_fixups: Vec<(Components, u32, Timestamps)>,
     stats: UnpackStats,
     buf: Vec<u8>,
+    /// The parent directory of the previous entry, still open. Tar entries come grouped by
+    /// directory, so reusing it (or walking on from it) saves re-walking every component from
+    /// the root for every entry. It is only reused when its path is a prefix of the new
+    /// parent; an entry that could replace it (or one of its ancestors) has a shorter parent,
+    /// so it replaces the cache before the stale descriptor could be used.
+    parent_cache: Option<(Components, OwnedFd)>,
 }
 
 impl Unpacker<'_> {
@@ -132,8 +139,32 @@ impl Unpacker<'_> {
                 )),
             };
         };
-        let parent_fd = path::open_parent(&self.root, parent, true, name)?;
+        let parent_fd = self.open_parent(parent, name)?;
+        let result = self.entry_in(&parent_fd, entry, &comps, (parent, base), name);
+        self.parent_cache = Some((parent.to_vec(), parent_fd));
+        result
+    }
 
+    /// Opens (creating as needed, never following symlinks) the parent directory of an entry.
+    fn open_parent(&mut self, parent: &[OsString], name: &str) -> Result<OwnedFd> {
+        match self.parent_cache.take() {
+            Some((cached, fd)) if cached.as_slice() == parent => Ok(fd),
+            Some((cached, fd)) if parent.starts_with(&cached) => {
+                path::open_parent_from(&fd, &cached, &parent[cached.len()..], true, name)
+            }
+            _ => path::open_parent(&self.root, parent, true, name),
+        }
+    }
+
+    fn entry_in<R: Read>(
+        &mut self,
+        parent_fd: &OwnedFd,
+        entry: &mut tar::Entry<'_, R>,
+        comps: &Components,
+        (parent, base): (&[OsString], &OsString),
+        name: &str,
+    ) -> Result<()> {
+        let kind = entry.header().entry_type();
         if let Some(hidden) = base.as_bytes().strip_prefix(WHITEOUT_PREFIX) {
             return self.whiteout(&parent_fd, hidden, name);
         }
@@ -171,7 +202,7 @@ impl Unpacker<'_> {
                 ));
             }
         }
-        self.extracted.insert(comps);
+        self.extracted.insert(comps.clone());
         Ok(())
     }
 

@@ -122,7 +122,22 @@ pub(crate) fn open_parent(
     create: bool,
     entry: &str,
 ) -> Result<OwnedFd> {
-    walk(root, parent, create).map_err(|WalkError { index, error }| {
+    open_parent_from(root, &[], parent, create, entry)
+}
+
+/// Like [`open_parent`], starting from `start`, an open directory at path `start_path` below
+/// the root; `rest` is the remainder of the parent's path.
+pub(crate) fn open_parent_from(
+    start: &OwnedFd,
+    start_path: &[OsString],
+    rest: &[OsString],
+    create: bool,
+    entry: &str,
+) -> Result<OwnedFd> {
+    walk(start, rest, create).map_err(|WalkError { index, error }| {
+        let mut parent = start_path.to_vec();
+        parent.extend_from_slice(rest);
+        let index = start_path.len() + index;
         let shown = display(&parent[..=index.min(parent.len().saturating_sub(1))]);
         match error {
             Errno::LOOP | Errno::NOTDIR => StorageError::unsafe_entry(

@@ -225,6 +225,37 @@ fn refuses_write_through_symlinked_parent() {
 }
 
 #[test]
+fn refuses_write_through_a_cached_parent_replaced_by_a_symlink() {
+    // The unpacker keeps the previous entry's parent open; replacing that directory (or an
+    // ancestor) with a symlink must not let later entries reach through the stale descriptor
+    // or through the link.
+    let f = Fixture::new();
+    let abs = f.outside.to_str().unwrap().to_owned();
+    f.assert_refused(
+        Layer::new()
+            .dir("a", 0o755)
+            .dir("a/b", 0o755)
+            .file("a/b/x", b"x")
+            .symlink("a", &abs)
+            .file("a/b/y", b"y"),
+        "a/b/y",
+    );
+    f.assert_outside_untouched();
+
+    let f = Fixture::new();
+    let abs = f.outside.to_str().unwrap().to_owned();
+    f.assert_refused(
+        Layer::new()
+            .dir("d", 0o755)
+            .file("d/x", b"x")
+            .symlink("d", &abs)
+            .file("d/y", b"y"),
+        "d/y",
+    );
+    f.assert_outside_untouched();
+}
+
+#[test]
 fn refuses_deeper_symlink_parent_and_dir_entries_through_symlinks() {
     let f = Fixture::new();
     let abs = f.outside.to_str().unwrap().to_owned();
