@@ -331,7 +331,8 @@ impl Engine {
         let loaded = self.images.load(input, progress).await?;
         let mut lines = Vec::new();
         for image in loaded {
-            self.events.image("load", &image.id, image.tags.first().map(String::as_str));
+            self.events
+                .image("load", &image.id, image.tags.first().map(String::as_str));
             if image.tags.is_empty() {
                 lines.push(format!("Loaded image ID: {}", image.id));
             }

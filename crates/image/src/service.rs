@@ -180,10 +180,7 @@ impl ImageService {
             .map(|layer| {
                 let diff_id = silo_storage::Digest::parse(&layer.diff_id)?;
                 if !self.inner.layers.contains(&diff_id) {
-                    return Err(silo_storage::StorageError::LayerNotFound {
-                        diff_id,
-                    }
-                    .into());
+                    return Err(silo_storage::StorageError::LayerNotFound { diff_id }.into());
                 }
                 Ok(self.inner.layers.fs_path(&diff_id))
             })

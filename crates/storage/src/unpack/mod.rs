@@ -166,27 +166,27 @@ impl Unpacker<'_> {
     ) -> Result<()> {
         let kind = entry.header().entry_type();
         if let Some(hidden) = base.as_bytes().strip_prefix(WHITEOUT_PREFIX) {
-            return self.whiteout(&parent_fd, hidden, name);
+            return self.whiteout(parent_fd, hidden, name);
         }
         let meta = Meta::read(entry, name)?;
         match kind {
-            EntryType::Directory => self.directory(&parent_fd, base, &comps, &meta, name)?,
+            EntryType::Directory => self.directory(parent_fd, base, comps, &meta, name)?,
             EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
-                self.regular(&parent_fd, base, entry, &meta, name)?;
+                self.regular(parent_fd, base, entry, &meta, name)?;
             }
-            EntryType::Symlink => self.symlink(&parent_fd, parent, base, entry, &meta, name)?,
-            EntryType::Link => self.hardlink(&parent_fd, base, &comps, entry, name)?,
+            EntryType::Symlink => self.symlink(parent_fd, parent, base, entry, &meta, name)?,
+            EntryType::Link => self.hardlink(parent_fd, base, comps, entry, name)?,
             EntryType::Fifo => {
-                replace(&parent_fd, base, false, name)?;
+                replace(parent_fd, base, false, name)?;
                 rustix::fs::mknodat(
-                    &parent_fd,
+                    parent_fd,
                     base.as_os_str(),
                     FileType::Fifo,
                     Mode::from_bits_truncate(0o600),
                     0,
                 )
                 .map_err(|e| StorageError::entry(name, "create fifo", e.into()))?;
-                meta.apply_at(&parent_fd, base, name, self.opts.preserve_ownership, true)?;
+                meta.apply_at(parent_fd, base, name, self.opts.preserve_ownership, true)?;
             }
             EntryType::Char | EntryType::Block => {
                 return Err(StorageError::unsafe_entry(
