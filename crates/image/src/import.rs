@@ -119,7 +119,7 @@ impl ImageService {
             manifest_media_type: OCI_MANIFEST.to_string(),
             config_json,
             layers,
-            size: unpacked.size,
+            size: unpacked.content_size,
         };
         let refs: Vec<_> = target
             .map(|t| (t.clone(), RefKind::Tag))

@@ -34,7 +34,8 @@ pub struct ImageRecord {
     pub config: ImageConfiguration,
     /// Layers, base first.
     pub layers: Vec<LayerRecord>,
-    /// Total uncompressed size of the layers in bytes (what Docker reports as `Size`).
+    /// Bytes of file content in the layers (what Docker reports as `Size`); for Windows
+    /// images, which are never unpacked, the size of the stored layer blobs.
     pub size: u64,
     /// When the image entered this store.
     pub loaded_at: DateTime<Utc>,

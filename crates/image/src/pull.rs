@@ -236,7 +236,7 @@ impl ImageService {
         if windows {
             Ok(job.size)
         } else {
-            Ok(self.inner.layers.size(&job.diff_id)?)
+            Ok(self.inner.layers.content_size(&job.diff_id)?)
         }
     }
 

@@ -120,7 +120,7 @@ impl ImageService {
         let mut sizes = image.layers.iter().map(|l| {
             Digest::parse(&l.diff_id)
                 .ok()
-                .and_then(|d| self.inner.layers.size(&d).ok())
+                .and_then(|d| self.inner.layers.content_size(&d).ok())
                 .unwrap_or(l.blob_size)
         });
         let mut rows: Vec<HistoryRow> = history

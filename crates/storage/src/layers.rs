@@ -37,6 +37,8 @@ pub struct UnpackedLayer {
     pub diff_id: Digest,
     /// Size of the uncompressed tar in bytes.
     pub size: u64,
+    /// Bytes of regular-file content in the layer: the size Docker reports for an image.
+    pub content_size: u64,
     /// The unpacked tree (the overlayfs lower directory).
     pub path: PathBuf,
 }
@@ -45,6 +47,7 @@ pub struct UnpackedLayer {
 struct LayerMeta {
     diff_id: Digest,
     size: u64,
+    content_size: u64,
 }
 
 impl LayerStore {
@@ -91,6 +94,15 @@ impl LayerStore {
 
     /// Uncompressed tar size recorded when the layer was unpacked.
     pub fn size(&self, diff_id: &Digest) -> Result<u64> {
+        Ok(self.meta(diff_id)?.size)
+    }
+
+    /// Bytes of regular-file content recorded when the layer was unpacked.
+    pub fn content_size(&self, diff_id: &Digest) -> Result<u64> {
+        Ok(self.meta(diff_id)?.content_size)
+    }
+
+    fn meta(&self, diff_id: &Digest) -> Result<LayerMeta> {
         let path = self.layer_dir(diff_id).join(META_FILE);
         let bytes = fs::read(&path).map_err(|e| match e.kind() {
             io::ErrorKind::NotFound => StorageError::LayerNotFound {
@@ -98,15 +110,15 @@ impl LayerStore {
             },
             _ => StorageError::io("read layer metadata", &path, e),
         })?;
-        let meta: LayerMeta = serde_json::from_slice(&bytes)
-            .map_err(|source| StorageError::Metadata { path, source })?;
-        Ok(meta.size)
+        serde_json::from_slice(&bytes).map_err(|source| StorageError::Metadata { path, source })
     }
 
     fn existing(&self, diff_id: &Digest) -> Result<UnpackedLayer> {
+        let meta = self.meta(diff_id)?;
         Ok(UnpackedLayer {
             diff_id: diff_id.clone(),
-            size: self.size(diff_id)?,
+            size: meta.size,
+            content_size: meta.content_size,
             path: self.fs_path(diff_id),
         })
     }
@@ -170,7 +182,7 @@ impl LayerStore {
             reported: 0,
             progress,
         };
-        unpack_layer(&mut hashing, &fs_dir, &UnpackOptions::default())?;
+        let stats = unpack_layer(&mut hashing, &fs_dir, &UnpackOptions::default())?;
         // The diff_id covers the whole stream, including the zero blocks (and any padding)
         // after the end-of-archive marker the tar reader stopped at.
         io::copy(&mut hashing, &mut io::sink()).map_err(|source| StorageError::TarRead {
@@ -193,6 +205,7 @@ impl LayerStore {
         let meta = serde_json::to_vec(&LayerMeta {
             diff_id: diff_id.clone(),
             size,
+            content_size: stats.bytes,
         })
         .map_err(|source| StorageError::Metadata {
             path: meta_path.clone(),
@@ -230,6 +243,7 @@ impl LayerStore {
         Ok(UnpackedLayer {
             diff_id: diff_id.clone(),
             size,
+            content_size: stats.bytes,
             path: self.fs_path(&diff_id),
         })
     }

@@ -187,7 +187,7 @@ impl ImageService {
                     .inner
                     .layers
                     .unpack(&path, Some(&diff_id), &mut report)?
-                    .size;
+                    .content_size;
             }
             layers.push(LayerRecord {
                 blob_digest: blob.to_string(),

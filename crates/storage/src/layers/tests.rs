@@ -50,6 +50,9 @@ fn unpack_reader_computes_diff_id_over_whole_stream() {
     );
     assert!(store.contains(&want));
     assert_eq!(store.size(&want).unwrap(), tar.len() as u64);
+    // Docker's image size counts file content, not tar headers and padding.
+    assert_eq!(layer.content_size, 5);
+    assert_eq!(store.content_size(&want).unwrap(), 5);
     assert_eq!(store.list().unwrap(), vec![want]);
     assert_eq!(tmp_entries(&store), 0);
 }
