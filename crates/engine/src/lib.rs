@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 use silo_errdefs::{ErrorKind, HasKind};
 use silo_image::platform::{Isolation, Platform, ResolveReport};
 use silo_image::registry::{Credentials, RegistryOptions};
+/// One row of `image history`, newest first.
+pub use silo_image::HistoryRow as HistoryEntry;
 use silo_image::{
     ImageError, ImageService, ImageServiceConfig, ImportOptions, PullOptions, Removed,
 };
@@ -74,19 +76,6 @@ impl From<Removed> for ImageDeleteItem {
 pub struct PruneReport {
     pub deleted: Vec<ImageDeleteItem>,
     pub space_reclaimed: u64,
-}
-
-/// One row of `image history`, newest first.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct HistoryEntry {
-    /// Image id for the top row, `<missing>` for rows that are not images themselves.
-    pub id: String,
-    /// Seconds since the epoch.
-    pub created: i64,
-    pub created_by: String,
-    pub tags: Vec<String>,
-    pub size: u64,
-    pub comment: String,
 }
 
 /// What `push` sent.
@@ -278,19 +267,7 @@ impl Engine {
 
     /// `image history`.
     pub fn history(&self, name: &str) -> Result<Vec<HistoryEntry>> {
-        Ok(self
-            .images
-            .history(name)?
-            .into_iter()
-            .map(|h| HistoryEntry {
-                id: h.id,
-                created: h.created,
-                created_by: h.created_by,
-                tags: h.tags,
-                size: h.size,
-                comment: h.comment,
-            })
-            .collect())
+        Ok(self.images.history(name)?)
     }
 
     /// `image prune`: dangling images, or all unused ones when `!dangling_only`.
