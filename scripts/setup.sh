@@ -23,6 +23,7 @@ esac
 packages=(
     build-essential pkg-config ca-certificates curl
     busybox-static docker-registry skopeo apache2-utils hyperfine debootstrap
+    libseccomp-dev # silo-shim: libcontainer's seccomp feature links libseccomp
 )
 
 installed() {
