@@ -57,6 +57,7 @@
 pub mod document;
 mod error;
 pub mod host;
+pub mod process;
 mod properties;
 pub mod spec;
 mod state;

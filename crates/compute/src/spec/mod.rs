@@ -173,7 +173,9 @@ pub fn oci_process(
         .set_cwd(params.cwd.clone())
         .set_capabilities(Some(capabilities))
         .set_rlimits(Some(rlimits(params)?))
-        .set_no_new_privileges(Some(params.no_new_privileges))
+        // Absent rather than `false` when unset: youki treats any value as "set" and then loads
+        // seccomp after dropping CAP_SYS_ADMIN, which the kernel refuses without the bit.
+        .set_no_new_privileges(params.no_new_privileges.then_some(true))
         .set_oom_score_adj(params.oom_score_adj);
     Ok(process)
 }

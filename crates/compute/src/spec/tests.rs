@@ -732,3 +732,12 @@ fn rlimit_names() {
     );
     assert_eq!(rlimit_type("files"), None);
 }
+
+/// youki reads any `noNewPrivileges` value as "set" and then loads seccomp after dropping
+/// CAP_SYS_ADMIN, which fails; unset must be absent, not `false`.
+#[test]
+fn no_new_privileges_is_absent_unless_asked() {
+    let spec = spec_of(&sample());
+    let process = spec.process().as_ref().unwrap();
+    assert_eq!(process.no_new_privileges(), None);
+}

@@ -1,0 +1,413 @@
+//! [`ProcessComputeService`]: creates, finds and lists process-isolated compute systems.
+//!
+//! Each system owns `<state_root>/<id>/`, which is both the OCI bundle (`config.json`) and the
+//! shim's state directory (socket, json-file log, `exit.json`, runtime state), plus the
+//! `document.json` it was created from so that [`ComputeService::open`] can rebuild a handle
+//! after a daemon restart. The container's root is an overlay mounted in the document's sandbox
+//! directory (see [`super::rootfs`]).
+
+use std::collections::HashMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, Weak};
+
+use silo_errdefs::ErrorKind;
+use tokio::sync::broadcast;
+
+use super::cgroup::CgroupDirs;
+use super::rootfs::{self, RootfsError};
+use super::shared::Shared;
+use super::shim::ShimPaths;
+use super::system::ProcessComputeSystem;
+use crate::document::{ComputeSystemDocument, Isolation};
+use crate::error::{Cause, ComputeError, Result};
+use crate::host::CgroupInfo;
+use crate::properties::{PropertyQuery, Stdio, SystemSummary};
+use crate::state::{Event, Operation, SystemEvent};
+use crate::{BoxFuture, ComputeService, ComputeSystem};
+
+const DOCUMENT_FILE: &str = "document.json";
+const CONFIG_FILE: &str = "config.json";
+/// `sun_path` is 108 bytes including the terminating NUL.
+const MAX_SOCKET_PATH: usize = 107;
+/// Events kept for slow subscribers before they are told they lagged.
+const EVENT_BUFFER: usize = 1024;
+
+/// The process-isolation backend (`--isolation=process`).
+#[derive(Debug)]
+pub struct ProcessComputeService {
+    state_root: PathBuf,
+    shim_binary: PathBuf,
+    cgroups: CgroupInfo,
+    events: broadcast::Sender<SystemEvent>,
+    /// Live handles, so every `open` of one system shares its memory of how it stopped.
+    systems: Mutex<HashMap<String, Weak<Shared>>>,
+}
+
+impl ProcessComputeService {
+    /// A service keeping per-system state under `state_root` (created if missing) and running
+    /// containers through the `silo-shim` binary at `shim_binary`.
+    pub fn new(state_root: PathBuf, shim_binary: PathBuf, cgroups: CgroupInfo) -> io::Result<Self> {
+        std::fs::create_dir_all(&state_root)?;
+        Ok(ProcessComputeService {
+            state_root,
+            shim_binary,
+            cgroups,
+            events: broadcast::channel(EVENT_BUFFER).0,
+            systems: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// `<state_root>/<id>`: where the shim keeps the container's log (`log.json`, readable with
+    /// `silo_shim::logs::read_logs`) and its stdin FIFO.
+    pub fn state_dir(&self, id: &str) -> PathBuf {
+        self.state_root.join(id)
+    }
+
+    fn handle(&self, id: &str, doc: &ComputeSystemDocument) -> ProcessComputeSystem {
+        let mut systems = self.systems.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(shared) = systems.get(id).and_then(Weak::upgrade) {
+            return ProcessComputeSystem { shared };
+        }
+        let shared = Arc::new(Shared::new(
+            id.to_string(),
+            doc.owner.clone(),
+            doc.rootfs.sandbox.clone(),
+            self.paths(id),
+            CgroupDirs::new(&self.cgroups, &format!("silo/{id}")),
+            self.events.clone(),
+        ));
+        systems.retain(|_, w| w.strong_count() > 0);
+        systems.insert(id.to_string(), Arc::downgrade(&shared));
+        ProcessComputeSystem { shared }
+    }
+
+    fn paths(&self, id: &str) -> ShimPaths {
+        ShimPaths {
+            binary: self.shim_binary.clone(),
+            dir: self.state_dir(id),
+        }
+    }
+
+    /// Refuses what this backend cannot honour, before anything is acquired.
+    fn check_supported(doc: &ComputeSystemDocument, stdio: &Stdio) -> Result<()> {
+        let refuse = |what| {
+            let cause = Cause::NotSupported {
+                what,
+                isolation: Isolation::Process,
+            };
+            Err(ComputeError::new(Operation::Create, &doc.id, cause))
+        };
+        if doc.isolation != Isolation::Process {
+            return refuse("a document for hyperv isolation");
+        }
+        if doc.init {
+            // silo-shim init links glibc dynamically and the image may have none (busybox) or
+            // an incompatible one; it must become static before it can be bind-mounted.
+            return refuse("init (silo-shim init is not a static binary yet)");
+        }
+        if doc.process.terminal {
+            return refuse("a terminal (the shim has no pty support yet)");
+        }
+        if stdio.stdin.is_some() || stdio.stdout.is_some() || stdio.stderr.is_some() {
+            // The shim owns the streams: output goes to its json-file log in state_dir(id).
+            return refuse("stdio paths (the shim writes output to its json-file log)");
+        }
+        Ok(())
+    }
+
+    async fn create_inner(&self, doc: ComputeSystemDocument) -> Result<ProcessComputeSystem> {
+        let op = Operation::Create;
+        let id = doc.id.clone();
+        let io_err = |action, path: &Path| {
+            let path = path.to_path_buf();
+            let id = id.clone();
+            move |source| {
+                ComputeError::new(
+                    op,
+                    id,
+                    Cause::Io {
+                        action,
+                        path,
+                        source,
+                    },
+                )
+            }
+        };
+        let paths = self.paths(&id);
+        let socket = paths.socket();
+        if socket.as_os_str().len() > MAX_SOCKET_PATH {
+            let message = format!(
+                "shim socket path {} is longer than {MAX_SOCKET_PATH} bytes; use a shorter state root",
+                socket.display()
+            );
+            let cause = Cause::Backend {
+                kind: ErrorKind::InvalidArgument,
+                source: message.into(),
+            };
+            return Err(ComputeError::new(op, &id, cause));
+        }
+        match std::fs::create_dir(&paths.dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                return Err(ComputeError::new(op, &id, Cause::AlreadyExists))
+            }
+            Err(e) => return Err(io_err("create", &paths.dir)(e)),
+        }
+        let mut guard = CreateGuard {
+            dir: Some(paths.dir.clone()),
+            sandbox: None,
+        };
+        // Armed before mounting: a failed mount still leaves the directories it created.
+        guard.sandbox = Some(doc.rootfs.sandbox.clone());
+        let merged = rootfs::mount_sandbox(&doc.rootfs).map_err(|e| rootfs_err(&id, e))?;
+        let mut spec = crate::spec::oci_spec(&doc, &merged, None)
+            .map_err(|e| ComputeError::new(op, &id, e))?;
+        fit_default_nofile(&doc, &mut spec);
+        let config = paths.dir.join(CONFIG_FILE);
+        let data =
+            serde_json::to_vec_pretty(&spec).map_err(|e| io_err("encode", &config)(e.into()))?;
+        std::fs::write(&config, data).map_err(io_err("write", &config))?;
+        let doc_path = paths.dir.join(DOCUMENT_FILE);
+        let data =
+            serde_json::to_vec_pretty(&doc).map_err(|e| io_err("encode", &doc_path)(e.into()))?;
+        std::fs::write(&doc_path, data).map_err(io_err("write", &doc_path))?;
+        if let Err(e) = paths.run(&id, false).await {
+            // The shim may have got as far as creating the container's cgroup.
+            let _ = paths.cleanup(op, &id).await;
+            return Err(e);
+        }
+        guard.disarm();
+        Ok(self.handle(&id, &doc))
+    }
+
+    fn read_document(&self, op: Operation, id: &str) -> Result<ComputeSystemDocument> {
+        let path = self.state_dir(id).join(DOCUMENT_FILE);
+        let data = match std::fs::read(&path) {
+            Ok(data) => data,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(ComputeError::new(op, id, Cause::NotFound))
+            }
+            Err(source) => {
+                let cause = Cause::Io {
+                    action: "read",
+                    path,
+                    source,
+                };
+                return Err(ComputeError::new(op, id, cause));
+            }
+        };
+        serde_json::from_slice(&data).map_err(|e| {
+            let cause = Cause::Io {
+                action: "decode",
+                path,
+                source: io::Error::new(io::ErrorKind::InvalidData, e),
+            };
+            ComputeError::new(op, id, cause)
+        })
+    }
+
+    async fn open_inner(&self, op: Operation, id: &str) -> Result<ProcessComputeSystem> {
+        // Ids become path components: refuse anything that could leave the state root.
+        if id.is_empty() || id.contains('/') || id.starts_with('.') {
+            return Err(ComputeError::new(op, id, Cause::NotFound));
+        }
+        let doc = self.read_document(op, id)?;
+        let system = self.handle(id, &doc);
+        // A sandbox left unmounted by a host reboot is mounted again over the same upper dir.
+        if system.shared.sandbox.join("upper").exists() {
+            rootfs::mount_sandbox(&doc.rootfs).map_err(|e| rootfs_err(id, e))?;
+        }
+        let props = system.properties(PropertyQuery::default()).await?;
+        if props.state != crate::State::Stopped && props.state != crate::State::Created {
+            system.shared.watch();
+        }
+        Ok(system)
+    }
+}
+
+/// The spec's default open-file limit may be above what this daemon may grant: raising a hard
+/// limit needs CAP_SYS_RESOURCE, which some hosts withhold even from root. A limit the document
+/// did not ask for is lowered to the daemon's own hard limit instead of failing the create (as
+/// containerd's "inherit the daemon's limits" does); an explicit `--ulimit` is left to fail
+/// loudly.
+fn fit_default_nofile(doc: &ComputeSystemDocument, spec: &mut oci_spec::runtime::Spec) {
+    use oci_spec::runtime::{PosixRlimitBuilder, PosixRlimitType};
+    if doc.process.rlimits.iter().any(|r| r.name == "nofile") {
+        return;
+    }
+    let Some(host_hard) = rustix::process::getrlimit(rustix::process::Resource::Nofile).maximum
+    else {
+        return;
+    };
+    let Some(mut process) = spec.process().clone() else {
+        return;
+    };
+    let rlimits = process
+        .rlimits()
+        .iter()
+        .flatten()
+        .map(|r| {
+            if r.typ() != PosixRlimitType::RlimitNofile || r.hard() <= host_hard {
+                return *r;
+            }
+            PosixRlimitBuilder::default()
+                .typ(r.typ())
+                .soft(r.soft().min(host_hard))
+                .hard(host_hard)
+                .build()
+                .unwrap_or(*r)
+        })
+        .collect();
+    process.set_rlimits(Some(rlimits));
+    spec.set_process(Some(process));
+}
+
+fn rootfs_err(id: &str, e: RootfsError) -> ComputeError {
+    let cause = Cause::Io {
+        action: e.action,
+        path: e.path,
+        source: e.source,
+    };
+    ComputeError::new(Operation::Create, id, cause)
+}
+
+/// Undoes a half-done create: unmounts and removes the sandbox and the state directory.
+struct CreateGuard {
+    dir: Option<PathBuf>,
+    sandbox: Option<PathBuf>,
+}
+
+impl CreateGuard {
+    fn disarm(&mut self) {
+        self.dir = None;
+        self.sandbox = None;
+    }
+}
+
+impl Drop for CreateGuard {
+    fn drop(&mut self) {
+        if let Some(sandbox) = self.sandbox.take() {
+            if let Err(e) = rootfs::remove_sandbox(&sandbox) {
+                tracing::warn!(
+                    "undo create: {} {}: {}",
+                    e.action,
+                    e.path.display(),
+                    e.source
+                );
+            }
+        }
+        if let Some(dir) = self.dir.take() {
+            if let Err(e) = std::fs::remove_dir_all(&dir) {
+                tracing::warn!("undo create: remove {}: {e}", dir.display());
+            }
+        }
+    }
+}
+
+impl ComputeService for ProcessComputeService {
+    fn create(
+        &self,
+        document: ComputeSystemDocument,
+        stdio: Stdio,
+    ) -> BoxFuture<'_, Result<Arc<dyn ComputeSystem>>> {
+        Box::pin(async move {
+            document
+                .validate()
+                .map_err(|e| ComputeError::new(Operation::Create, &document.id, e))?;
+            Self::check_supported(&document, &stdio)?;
+            let system = self.create_inner(document).await?;
+            system.shared.publish(Event::Created);
+            Ok(Arc::new(system) as Arc<dyn ComputeSystem>)
+        })
+    }
+
+    fn open<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Arc<dyn ComputeSystem>>> {
+        Box::pin(async move {
+            let system = self.open_inner(Operation::Open, id).await?;
+            Ok(Arc::new(system) as Arc<dyn ComputeSystem>)
+        })
+    }
+
+    fn list(&self) -> BoxFuture<'_, Result<Vec<SystemSummary>>> {
+        Box::pin(async move {
+            let entries = std::fs::read_dir(&self.state_root).map_err(|source| {
+                let cause = Cause::Io {
+                    action: "list",
+                    path: self.state_root.clone(),
+                    source,
+                };
+                ComputeError::new(Operation::List, "", cause)
+            })?;
+            let mut out = Vec::new();
+            for entry in entries.flatten() {
+                let Some(id) = entry.file_name().to_str().map(str::to_string) else {
+                    continue;
+                };
+                match self.open_inner(Operation::List, &id).await {
+                    Ok(system) => {
+                        let props = system.properties(PropertyQuery::default()).await?;
+                        out.push(SystemSummary {
+                            id,
+                            owner: props.owner,
+                            isolation: Isolation::Process,
+                            state: props.state,
+                        });
+                    }
+                    // A directory without a document is a create in progress or debris.
+                    Err(e) if silo_errdefs::HasKind::kind(&e) == ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            out.sort_by(|a, b| a.id.cmp(&b.id));
+            Ok(out)
+        })
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<SystemEvent> {
+        self.events.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oci_spec::runtime::PosixRlimitType;
+
+    fn nofile(spec: &oci_spec::runtime::Spec) -> (u64, u64) {
+        let process = spec.process().as_ref().unwrap();
+        let r = process
+            .rlimits()
+            .iter()
+            .flatten()
+            .find(|r| r.typ() == PosixRlimitType::RlimitNofile)
+            .unwrap();
+        (r.soft(), r.hard())
+    }
+
+    #[test]
+    fn default_nofile_fits_the_daemons_hard_limit() {
+        let host_hard = rustix::process::getrlimit(rustix::process::Resource::Nofile)
+            .maximum
+            .unwrap_or(u64::MAX);
+        let doc = crate::document::tests::sample();
+        let mut spec = crate::spec::oci_spec(&doc, Path::new("/rootfs"), None).unwrap();
+        fit_default_nofile(&doc, &mut spec);
+        let (soft, hard) = nofile(&spec);
+        assert!(
+            hard <= host_hard && soft <= hard,
+            "{soft} {hard} {host_hard}"
+        );
+
+        // An explicit --ulimit is the user's choice and stays as asked.
+        let mut doc = crate::document::tests::sample();
+        doc.process.rlimits = vec![crate::Rlimit {
+            name: "nofile".into(),
+            soft: 10,
+            hard: u64::MAX - 1,
+        }];
+        let mut spec = crate::spec::oci_spec(&doc, Path::new("/rootfs"), None).unwrap();
+        fit_default_nofile(&doc, &mut spec);
+        assert_eq!(nofile(&spec), (10, u64::MAX - 1));
+    }
+}
