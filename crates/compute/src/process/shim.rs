@@ -60,49 +60,29 @@ impl ShimPaths {
 
     /// Runs `silo-shim run --no-start` and returns once the container is Created.
     pub async fn run(&self, id: &str, open_stdin: bool) -> Result<(), ComputeError> {
-        let mut cmd = tokio::process::Command::new(&self.binary);
-        cmd.args(["run", "--no-start", "--id", id, "--bundle"])
-            .arg(&self.dir)
-            .arg("--state")
-            .arg(&self.dir)
-            .stdin(std::process::Stdio::null());
+        let mut args = vec!["run", "--no-start"];
         if open_stdin {
-            cmd.arg("--open-stdin");
+            args.push("--open-stdin");
         }
-        let out = cmd.output().await.map_err(|source| {
-            ComputeError::new(
-                Operation::Create,
-                id,
-                Cause::Io {
-                    action: "run",
-                    path: self.binary.clone(),
-                    source,
-                },
-            )
-        })?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(exec_error(
-                Operation::Create,
-                id,
-                format!(
-                    "{} run: {}",
-                    self.binary.display(),
-                    String::from_utf8_lossy(&out.stderr).trim()
-                ),
-            ))
-        }
+        self.invoke(Operation::Create, id, &args).await
     }
 
     /// Runs `silo-shim cleanup`: kills what is left of a container whose shim died, removes its
     /// cgroups and leaves an exit record (SIGKILL) if the shim wrote none.
     pub async fn cleanup(&self, op: Operation, id: &str) -> Result<(), ComputeError> {
+        self.invoke(op, id, &["cleanup"]).await
+    }
+
+    /// Runs `silo-shim VERB [flags] --id ID --bundle DIR --state DIR` and turns a failure into
+    /// an error carrying the shim's own message.
+    async fn invoke(&self, op: Operation, id: &str, verb: &[&str]) -> Result<(), ComputeError> {
         let out = tokio::process::Command::new(&self.binary)
-            .args(["cleanup", "--id", id, "--bundle"])
+            .args(verb)
+            .args(["--id", id, "--bundle"])
             .arg(&self.dir)
             .arg("--state")
             .arg(&self.dir)
+            .stdin(std::process::Stdio::null())
             .output()
             .await
             .map_err(|source| {
@@ -117,18 +97,18 @@ impl ShimPaths {
                 )
             })?;
         if out.status.success() {
-            Ok(())
-        } else {
-            Err(exec_error(
-                op,
-                id,
-                format!(
-                    "{} cleanup: {}",
-                    self.binary.display(),
-                    String::from_utf8_lossy(&out.stderr).trim()
-                ),
-            ))
+            return Ok(());
         }
+        Err(exec_error(
+            op,
+            id,
+            format!(
+                "{} {}: {}",
+                self.binary.display(),
+                verb[0],
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+        ))
     }
 
     /// One request on a fresh blocking connection.
