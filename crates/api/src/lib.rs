@@ -8,6 +8,7 @@
 //! `filters`, `listeners` and `tls`.
 
 mod auth;
+mod containers;
 mod distribution;
 mod error;
 mod filters;
@@ -48,6 +49,7 @@ fn engine_routes() -> Router<AppState> {
     Router::new()
         .merge(system::engine_routes())
         .merge(images::routes())
+        .merge(containers::routes())
         .merge(distribution::routes())
 }
 
@@ -75,7 +77,8 @@ fn app(engine_routes: Router) -> Router {
 }
 
 /// Docker API resources silo does not serve yet: answered 501, not 404, so a client learns the
-/// daemon is silo and not that the object is missing.
+/// daemon is silo and not that the object is missing. `containers` stays listed: its routes
+/// silo serves are matched before the fallback, the rest (attach, exec, top, ...) answer 501.
 const DOCKER_RESOURCES: &[&str] = &[
     "containers",
     "exec",

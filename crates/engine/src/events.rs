@@ -55,6 +55,25 @@ impl EventBus {
         });
     }
 
+    /// Publishes a container event with Docker's attributes (`name`, `image`, labels) plus
+    /// `extra` (`exitCode`, `signal`).
+    pub fn container(&self, action: &str, c: &crate::Container, extra: &[(&str, String)]) {
+        let mut attributes: BTreeMap<String, String> =
+            c.config.labels.clone().into_iter().collect();
+        attributes.insert("name".to_string(), c.short_name().to_string());
+        attributes.insert("image".to_string(), c.image_name.clone());
+        for (k, v) in extra {
+            attributes.insert((*k).to_string(), v.clone());
+        }
+        let _ = self.tx.send(Event {
+            kind: "container",
+            action: action.to_string(),
+            actor_id: c.id.clone(),
+            attributes,
+            time_nano: Utc::now().timestamp_nanos_opt().unwrap_or_default(),
+        });
+    }
+
     /// A new subscription, starting with the next event.
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.tx.subscribe()

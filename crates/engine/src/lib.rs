@@ -1,10 +1,12 @@
 //! The engine: Docker's objects (images now; containers, networks and volumes next) composed
 //! from silo's services. The API layer calls only this crate; services never call back up.
 
+mod containers;
 mod events;
 
 use std::collections::HashSet;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use silo_errdefs::{ErrorKind, HasKind};
@@ -18,6 +20,11 @@ use silo_image::{
 pub use silo_image::{ImageRecord, Progress, ProgressAction, ProgressSender};
 use tokio::io::{AsyncRead, AsyncWrite};
 
+pub use containers::model::{
+    Container, ContainerConfig, ContainerState, CreateRequest, HostConfig, LogLine, LogStream,
+    RestartPolicy, Status as ContainerStatus, StopPhase,
+};
+pub use containers::{ContainerError, ContainerRuntime, LogOptions};
 pub use events::{Event, EventBus};
 
 /// Everything the engine needs to know at start, read by silod from daemon.json and flags.
@@ -103,6 +110,16 @@ pub enum EngineError {
     /// An image operation failed.
     #[error(transparent)]
     Image(#[from] ImageError),
+    /// A container operation failed.
+    #[error(transparent)]
+    Container(#[from] ContainerError),
+    /// An image is used by a container and `force` was not given.
+    #[error("conflict: unable to remove repository reference \"{reference}\" (must force) - container {container} is using its referenced image {image}")]
+    ImageInUse {
+        reference: String,
+        container: String,
+        image: String,
+    },
     /// A request parameter is invalid.
     #[error("invalid {what}: {value:?}: {reason}")]
     InvalidParameter {
@@ -116,6 +133,8 @@ impl HasKind for EngineError {
     fn kind(&self) -> ErrorKind {
         match self {
             EngineError::Image(e) => e.kind(),
+            EngineError::Container(e) => e.kind(),
+            EngineError::ImageInUse { .. } => ErrorKind::Conflict,
             EngineError::InvalidParameter { .. } => ErrorKind::InvalidArgument,
         }
     }
@@ -132,11 +151,22 @@ pub struct Engine {
     config: EngineConfig,
     images: ImageService,
     events: EventBus,
+    containers: Arc<containers::Containers>,
 }
 
 impl Engine {
-    /// Opens the engine's state under `config.data_root`, creating it on first start.
+    /// Opens the engine's state under `config.data_root`, creating it on first start, without a
+    /// compute service: container operations answer Unavailable.
     pub async fn open(config: EngineConfig) -> Result<Self> {
+        Self::open_with(config, None).await
+    }
+
+    /// Opens the engine with `runtime` running its containers, and reconnects to every
+    /// container that was running when the daemon last stopped.
+    pub async fn open_with(
+        config: EngineConfig,
+        runtime: Option<ContainerRuntime>,
+    ) -> Result<Self> {
         let registry = RegistryOptions {
             insecure: config.insecure_registries.clone(),
             mirrors: config.registry_mirrors.clone(),
@@ -146,11 +176,16 @@ impl Engine {
             root: config.data_root.join("image"),
             registry,
         })?;
-        Ok(Engine {
+        let events = EventBus::default();
+        let containers = containers::Containers::open(config.data_root.join("engine"), runtime)?;
+        let engine = Engine {
             config,
             images,
-            events: EventBus::default(),
-        })
+            events,
+            containers: Arc::new(containers),
+        };
+        engine.reconnect_containers().await?;
+        Ok(engine)
     }
 
     /// The event bus (for `/events`).
@@ -255,6 +290,22 @@ impl Engine {
         force: bool,
         _prune_parents: bool,
     ) -> Result<Vec<ImageDeleteItem>> {
+        if !force {
+            let image = self.images.find(name)?;
+            let users = self.containers.images_in_use()?;
+            if let Some((_, container)) = users.iter().find(|(id, _)| *id == image.id) {
+                return Err(EngineError::ImageInUse {
+                    reference: name.to_string(),
+                    container: container.chars().take(12).collect(),
+                    image: image
+                        .id
+                        .trim_start_matches("sha256:")
+                        .chars()
+                        .take(12)
+                        .collect(),
+                });
+            }
+        }
         let removed = self.images.remove(name, force).await?;
         for item in &removed {
             match item {
@@ -272,8 +323,12 @@ impl Engine {
 
     /// `image prune`: dangling images, or all unused ones when `!dangling_only`.
     pub async fn prune_images(&self, dangling_only: bool) -> Result<PruneReport> {
-        // No container can use an image yet; containers will add their images here.
-        let in_use = HashSet::new();
+        let in_use: HashSet<String> = self
+            .containers
+            .images_in_use()?
+            .into_iter()
+            .map(|(image, _)| image)
+            .collect();
         let (removed, reclaimed) = self.images.prune(!dangling_only, &in_use).await?;
         for item in &removed {
             if let Removed::Deleted(id) = item {

@@ -2,6 +2,7 @@
 
 mod config;
 mod pidfile;
+mod runtime;
 
 use std::process::ExitCode;
 
@@ -49,12 +50,16 @@ async fn serve(config: DaemonConfig) -> Result<()> {
     std::fs::create_dir_all(&config.data_root)
         .with_context(|| format!("create data root {}", config.data_root.display()))?;
     let _pidfile = pidfile::PidFile::create(&config.pidfile)?;
-    let engine = Engine::open(EngineConfig {
-        data_root: config.data_root.clone(),
-        insecure_registries: config.insecure_registries.clone(),
-        registry_mirrors: config.registry_mirrors.clone(),
-        default_isolation: config.default_isolation.clone(),
-    })
+    let runtime = runtime::build(&config.data_root)?;
+    let engine = Engine::open_with(
+        EngineConfig {
+            data_root: config.data_root.clone(),
+            insecure_registries: config.insecure_registries.clone(),
+            registry_mirrors: config.registry_mirrors.clone(),
+            default_isolation: config.default_isolation.clone(),
+        },
+        runtime,
+    )
     .await
     .context("open engine state")?;
     let listeners = config

@@ -368,9 +368,14 @@ async fn errors_carry_docker_status_codes_and_json_messages() {
     assert_eq!(r.status, 400, "{r:#?}");
     assert!(r.message().contains("too old"), "{r:#?}");
 
-    let r = w.raw("GET", "/containers/json", "", b"");
+    let r = w.raw("GET", "/containers/nope/json", "", b"");
+    assert_eq!(r.status, 404, "{r:#?}");
+    assert_eq!(r.message(), "No such container: nope", "{r:#?}");
+
+    // Container routes silo does not serve yet still say so.
+    let r = w.raw("GET", "/containers/nope/top", "", b"");
     assert_eq!(r.status, 501, "{r:#?}");
-    eprintln!("GET /containers/json: 501 {}", r.message());
+    eprintln!("GET /containers/nope/top: 501 {}", r.message());
 }
 
 /// Regression: an unparsable name on the image endpoints was answered `404 No such image`

@@ -1,0 +1,106 @@
+//! Containers: Docker's container objects, built on the compute service.
+//!
+//! The engine keeps one [`model::Container`] record per container in SQLite (see [`store`]) and,
+//! while the container has a compute system, a handle on it. Records say what the client asked
+//! for and what happened; the compute system is the live thing. After a daemon restart,
+//! [`Containers::reconnect`] reopens every system the records say may still exist.
+//!
+//! One module per concern: `model` (records), `store` (database), `names` (ids and names),
+//! `document` (record → compute-system document), `lifecycle` (create/start/stop/kill/wait/rm),
+//! `monitor` (exit watching and reconnection), `query` (list/inspect/logs).
+
+mod document;
+mod error;
+mod lifecycle;
+pub mod model;
+mod monitor;
+mod names;
+mod query;
+mod store;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use silo_compute::{ComputeService, ComputeSystem};
+
+pub use error::ContainerError;
+pub use query::LogOptions;
+
+use store::Store;
+
+/// What runs containers: a compute service and where it keeps each system's json-file log
+/// (`<state_root>/<id>`, the process backend's state directory).
+#[derive(Clone)]
+pub struct ContainerRuntime {
+    pub compute: Arc<dyn ComputeService>,
+    pub state_root: PathBuf,
+}
+
+impl std::fmt::Debug for ContainerRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ContainerRuntime")
+            .field("state_root", &self.state_root)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The engine's container state, shared by every clone of the engine and its monitor tasks.
+#[derive(Debug)]
+pub(crate) struct Containers {
+    runtime: Option<ContainerRuntime>,
+    store: Mutex<Store>,
+    /// Live compute-system handles by container id.
+    systems: Mutex<HashMap<String, Arc<dyn ComputeSystem>>>,
+    /// `<data_root>/engine/sandboxes`: one writable overlay directory per container.
+    sandboxes: PathBuf,
+}
+
+impl Containers {
+    /// Opens the database under `engine_root` (created if missing).
+    pub(crate) fn open(
+        engine_root: PathBuf,
+        runtime: Option<ContainerRuntime>,
+    ) -> Result<Self, ContainerError> {
+        let sandboxes = engine_root.join("sandboxes");
+        std::fs::create_dir_all(&sandboxes).map_err(|source| ContainerError::Io {
+            action: "create",
+            path: sandboxes.clone(),
+            source,
+        })?;
+        let store = Store::open(&engine_root.join("containers.db"))?;
+        Ok(Containers {
+            runtime,
+            store: Mutex::new(store),
+            systems: Mutex::new(HashMap::new()),
+            sandboxes,
+        })
+    }
+
+    fn store(&self) -> MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn systems(&self) -> MutexGuard<'_, HashMap<String, Arc<dyn ComputeSystem>>> {
+        self.systems.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn runtime(&self) -> Result<&ContainerRuntime, ContainerError> {
+        self.runtime.as_ref().ok_or(ContainerError::NoRuntime)
+    }
+
+    /// The live system of `id`, if the engine holds one.
+    fn system(&self, id: &str) -> Option<Arc<dyn ComputeSystem>> {
+        self.systems().get(id).cloned()
+    }
+
+    /// Ids of images some container uses (they may not be removed or pruned).
+    pub(crate) fn images_in_use(&self) -> Result<Vec<(String, String)>, ContainerError> {
+        Ok(self
+            .store()
+            .all()?
+            .into_iter()
+            .map(|c| (c.image_id, c.id))
+            .collect())
+    }
+}
