@@ -43,3 +43,10 @@ if ! silo image inspect busybox:latest >/dev/null 2>&1; then
     silo import "$work/busybox.tar" busybox:latest
 fi
 silo images
+
+# A container from that image, through the stock docker CLI (attached runs come later).
+export DOCKER_HOST="$SILO_HOST"
+cid=$(docker run -d busybox:latest sh -c 'echo "hello from a silo container on $(hostname)"; id; ls /')
+docker wait "$cid"
+docker logs "$cid"
+docker rm "$cid" >/dev/null

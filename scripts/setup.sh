@@ -62,7 +62,7 @@ if ((deps_only)); then
 fi
 
 cargo build --release --workspace
-for bin in silod silo silo-fixtures; do
+for bin in silod silo silo-shim silo-fixtures; do
     install -m 0755 "target/release/$bin" "/usr/local/bin/$bin"
 done
-echo "setup.sh: installed silod, silo, silo-fixtures into /usr/local/bin"
+echo "setup.sh: installed silod, silo, silo-shim, silo-fixtures into /usr/local/bin"
