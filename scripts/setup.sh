@@ -66,3 +66,8 @@ for bin in silod silo silo-shim silo-fixtures; do
     install -m 0755 "target/release/$bin" "/usr/local/bin/$bin"
 done
 echo "setup.sh: installed silod, silo, silo-shim, silo-fixtures into /usr/local/bin"
+# The container init (Docker's --init, silo's default): static, bind-mounted into containers.
+# silod looks beside itself, then in ../init/release (a repo build), then here.
+init=$(scripts/build-init.sh)
+install -D -m 0755 "$init" /usr/local/lib/silo/silo-init
+echo "setup.sh: installed silo-init into /usr/local/lib/silo"

@@ -27,9 +27,14 @@ step() {
 }
 
 step build cargo build --workspace
+# The static container init is its own workspace; target/debug/silod finds it in
+# target/init/release, and container tests need it.
+step build-init scripts/build-init.sh
 build_ok=$((1 - failed))
 step fmt cargo fmt --all -- --check
 step clippy cargo clippy --workspace --all-targets -- -D warnings
+step fmt-init cargo fmt --manifest-path crates/init/Cargo.toml -- --check
+step clippy-init cargo clippy --manifest-path crates/init/Cargo.toml --target-dir target/init --all-targets -- -D warnings
 
 # Integration tests start target/debug/silod, so they only make sense after a good build.
 if ((build_ok)); then
@@ -38,6 +43,7 @@ if ((build_ok)); then
     else
         step test cargo test --workspace --no-fail-fast
     fi
+    step test-init cargo test --manifest-path crates/init/Cargo.toml --target-dir target/init
 else
     results+=("skipped:test")
 fi

@@ -8,9 +8,11 @@
 //! `filters`, `listeners` and `tls`.
 
 mod auth;
+mod compute;
 mod containers;
 mod distribution;
 mod error;
+mod events;
 mod filters;
 mod host;
 mod images;
@@ -51,6 +53,8 @@ fn engine_routes() -> Router<AppState> {
         .merge(images::routes())
         .merge(containers::routes())
         .merge(distribution::routes())
+        .merge(events::routes())
+        .merge(compute::routes())
 }
 
 /// Serve the API for `engine` on `listeners` until `shutdown` completes.

@@ -108,6 +108,7 @@ async fn info(State(state): State<AppState>) -> Result<Json<SystemInfo>, ApiErro
 }
 
 pub(crate) fn system_info(facts: EngineInfo) -> SystemInfo {
+    let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
     let cgroup_version = match host::cgroup_version() {
         "2" => SystemInfoCgroupVersionEnum::_2,
         _ => SystemInfoCgroupVersionEnum::_1,
@@ -119,10 +120,10 @@ pub(crate) fn system_info(facts: EngineInfo) -> SystemInfo {
     };
     SystemInfo {
         id: Some(host::host_id()),
-        containers: Some(0),
-        containers_running: Some(0),
-        containers_paused: Some(0),
-        containers_stopped: Some(0),
+        containers: Some(count(facts.containers)),
+        containers_running: Some(count(facts.containers_running)),
+        containers_paused: Some(count(facts.containers_paused)),
+        containers_stopped: Some(count(facts.containers_stopped)),
         images: Some(i64::try_from(facts.images).unwrap_or(i64::MAX)),
         driver: Some(facts.storage_driver.clone()),
         driver_status: Some(Vec::new()),
@@ -212,6 +213,10 @@ mod tests {
     fn facts() -> EngineInfo {
         EngineInfo {
             images: 3,
+            containers: 4,
+            containers_running: 2,
+            containers_paused: 0,
+            containers_stopped: 2,
             data_root: "/var/lib/silo".into(),
             storage_driver: "overlayfs".into(),
             default_isolation: "process".into(),
@@ -224,6 +229,10 @@ mod tests {
     fn info_shape() {
         let v = serde_json::to_value(system_info(facts())).unwrap();
         assert_eq!(v["Images"], 3);
+        assert_eq!(v["Containers"], 4);
+        assert_eq!(v["ContainersRunning"], 2);
+        assert_eq!(v["ContainersPaused"], 0);
+        assert_eq!(v["ContainersStopped"], 2);
         assert_eq!(v["Driver"], "overlayfs");
         assert_eq!(v["DockerRootDir"], "/var/lib/silo");
         assert_eq!(v["OSType"], "linux");

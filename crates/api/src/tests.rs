@@ -414,3 +414,120 @@ async fn plain_tcp_and_no_listeners() {
         .unwrap_err();
     assert_eq!(err.status(), StatusCode::BAD_REQUEST);
 }
+
+/// The full application over an engine without a compute service (containers unavailable),
+/// for the container and event endpoints' input handling.
+async fn engine_app() -> (Router, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = silo_engine::Engine::open(silo_engine::EngineConfig {
+        data_root: dir.path().to_path_buf(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    (router(engine), dir)
+}
+
+async fn call_app(app: &Router, method: &str, uri: &str, body: &str) -> (StatusCode, Vec<u8>) {
+    let req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    let resp = app.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (status, bytes.to_vec())
+}
+
+#[tokio::test]
+async fn unknown_containers_are_404_with_dockers_message() {
+    let (app, _dir) = engine_app().await;
+    for (method, uri, body) in [
+        ("GET", "/v1.51/containers/nope/json", ""),
+        ("POST", "/containers/nope/restart", ""),
+        ("POST", "/containers/nope/rename?name=x", ""),
+        ("POST", "/containers/nope/update", "{}"),
+        ("GET", "/containers/nope/top", ""),
+        ("GET", "/containers/nope/stats?stream=false", ""),
+        ("POST", "/containers/nope/stop", ""),
+        ("DELETE", "/containers/nope?force=1&v=1", ""),
+    ] {
+        let (status, body) = call_app(&app, method, uri, body).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{method} {uri}");
+        assert_eq!(message(&body), "No such container: nope", "{method} {uri}");
+    }
+}
+
+#[tokio::test]
+async fn bad_container_input_is_400() {
+    let (app, _dir) = engine_app().await;
+    for (method, uri, body) in [
+        ("POST", "/containers/create", "{not json"),
+        ("POST", "/containers/x/update", "[1]"),
+        (
+            "GET",
+            "/containers/json?filters=%7B%22colour%22%3A%5B%22red%22%5D%7D",
+            "",
+        ),
+        (
+            "GET",
+            "/containers/json?filters=%7B%22status%22%3A%5B%22sleepy%22%5D%7D",
+            "",
+        ),
+        ("GET", "/containers/json?limit=many", ""),
+        (
+            "POST",
+            "/containers/prune?filters=%7B%22name%22%3A%5B%22x%22%5D%7D",
+            "",
+        ),
+        ("POST", "/containers/x/stop?signal=SIGNOPE", ""),
+        (
+            "GET",
+            "/events?filters=%7B%22colour%22%3A%5B%22red%22%5D%7D",
+            "",
+        ),
+        ("GET", "/events?since=yesterday", ""),
+    ] {
+        let (status, body) = call_app(&app, method, uri, body).await;
+        assert_eq!(
+            status,
+            StatusCode::BAD_REQUEST,
+            "{method} {uri}: {}",
+            message(&body)
+        );
+    }
+    let (_, body) = call_app(
+        &app,
+        "GET",
+        "/containers/json?filters=%7B%22colour%22%3A%5B%22red%22%5D%7D",
+        "",
+    )
+    .await;
+    assert_eq!(message(&body), "invalid filter 'colour'");
+}
+
+#[tokio::test]
+async fn events_with_a_past_until_end_and_empty_lists_answer() {
+    let (app, _dir) = engine_app().await;
+    let (status, body) = call_app(&app, "GET", "/events?since=0&until=1", "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.is_empty(), "{}", String::from_utf8_lossy(&body));
+    let (status, body) = call_app(&app, "GET", "/containers/json?all=1&size=1", "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, b"[]");
+    let (status, body) = call_app(&app, "POST", "/containers/prune", "").await;
+    assert_eq!(status, StatusCode::OK);
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["ContainersDeleted"], serde_json::json!([]));
+    // Without a compute service the compute views are unavailable, not missing.
+    let (status, _) = call_app(&app, "GET", "/compute/systems", "").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    let (status, body) = call_app(&app, "GET", "/info", "").await;
+    assert_eq!(status, StatusCode::OK);
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["Containers"], 0);
+}

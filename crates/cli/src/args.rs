@@ -9,6 +9,8 @@ use std::str::FromStr;
 
 use clap::{Args, Parser, Subcommand};
 
+pub use crate::container::args::*;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "silo",
@@ -73,8 +75,52 @@ pub enum Command {
     Import(ImportArgs),
     /// Show the history of an image
     History(HistoryArgs),
-    /// Return low-level information on images
-    Inspect(InspectArgs),
+    /// Return low-level information on containers or images
+    Inspect(AnyInspectArgs),
+    /// Manage containers
+    #[command(subcommand)]
+    Container(ContainerCommand),
+    /// The compute service's systems (silo extension, like hcsdiag)
+    #[command(subcommand)]
+    Compute(ComputeCommand),
+    /// Create and run a new container from an image
+    Run(RunArgs),
+    /// Create a new container
+    Create(RunArgs),
+    /// Start one or more stopped containers
+    Start(StartArgs),
+    /// List containers
+    Ps(PsArgs),
+    /// Fetch the logs of a container
+    Logs(LogsArgs),
+    /// Execute a command in a running container
+    Exec(ExecArgs),
+    /// Stop one or more running containers
+    Stop(StopArgs),
+    /// Kill one or more running containers
+    Kill(KillArgs),
+    /// Restart one or more containers
+    Restart(StopArgs),
+    /// Remove one or more containers
+    Rm(RmArgs),
+    /// Display the running processes of a container
+    Top(TopArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(StatsArgs),
+    /// Get real time events from the server
+    Events(EventsArgs),
+    /// Pause all processes within one or more containers
+    Pause(ContainersArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(ContainersArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(ContainersArgs),
+    /// Rename a container
+    Rename(RenameArgs),
+    /// Update configuration of one or more containers
+    Update(UpdateArgs),
+    /// List port mappings or a specific mapping for the container
+    Port(PortArgs),
 }
 
 #[derive(Debug, Subcommand)]

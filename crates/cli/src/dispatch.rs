@@ -6,44 +6,102 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Result};
 
-use crate::args::{Cli, Command, ImageCommand, SaveArgs};
-use crate::connect::{connect, Endpoint};
-use crate::{archive, images, import, inspect, pull_push, remove, resolve, system};
+use crate::args::{
+    AnyInspectArgs, Cli, Command, ComputeCommand, ContainerCommand, EventsArgs, ImageCommand,
+    SaveArgs,
+};
+use crate::connect::{connect, Client, Endpoint};
+use crate::report::StatusError;
+use crate::{archive, container, images, import, inspect, pull_push, remove, resolve, system};
+
+/// What runs once connected.
+#[derive(Debug)]
+enum Verb {
+    Image(ImageCommand),
+    Container(Box<ContainerCommand>),
+    Compute(ComputeCommand),
+    Events(EventsArgs),
+    Inspect(AnyInspectArgs),
+}
 
 pub async fn run(cli: Cli) -> Result<ExitCode> {
     let endpoint = Endpoint::from_args(&cli.global, |name| std::env::var(name).ok())?;
-    let command = match cli.command {
+    let verb = match cli.command {
         Command::Version => return system::version(endpoint).await,
         Command::Info(args) => return system::info(endpoint, &args).await,
-        Command::Image(sub) => sub,
-        Command::Images(a) => ImageCommand::Ls(a),
-        Command::Pull(a) => ImageCommand::Pull(a),
-        Command::Push(a) => ImageCommand::Push(a),
-        Command::Tag(a) => ImageCommand::Tag(a),
-        Command::Rmi(a) => ImageCommand::Rm(a),
-        Command::Save(a) => ImageCommand::Save(a),
-        Command::Load(a) => ImageCommand::Load(a),
-        Command::Import(a) => ImageCommand::Import(a),
-        Command::History(a) => ImageCommand::History(a),
-        Command::Inspect(a) => ImageCommand::Inspect(a),
+        Command::Container(sub) => Verb::Container(Box::new(sub)),
+        Command::Compute(sub) => Verb::Compute(sub),
+        Command::Events(a) => Verb::Events(a),
+        Command::Inspect(a) => Verb::Inspect(a),
+        Command::Run(a) => Verb::Container(Box::new(ContainerCommand::Run(a))),
+        Command::Create(a) => Verb::Container(Box::new(ContainerCommand::Create(a))),
+        Command::Start(a) => Verb::Container(Box::new(ContainerCommand::Start(a))),
+        Command::Ps(a) => Verb::Container(Box::new(ContainerCommand::Ls(a))),
+        Command::Logs(a) => Verb::Container(Box::new(ContainerCommand::Logs(a))),
+        Command::Exec(a) => Verb::Container(Box::new(ContainerCommand::Exec(a))),
+        Command::Stop(a) => Verb::Container(Box::new(ContainerCommand::Stop(a))),
+        Command::Kill(a) => Verb::Container(Box::new(ContainerCommand::Kill(a))),
+        Command::Restart(a) => Verb::Container(Box::new(ContainerCommand::Restart(a))),
+        Command::Rm(a) => Verb::Container(Box::new(ContainerCommand::Rm(a))),
+        Command::Top(a) => Verb::Container(Box::new(ContainerCommand::Top(a))),
+        Command::Stats(a) => Verb::Container(Box::new(ContainerCommand::Stats(a))),
+        Command::Pause(a) => Verb::Container(Box::new(ContainerCommand::Pause(a))),
+        Command::Unpause(a) => Verb::Container(Box::new(ContainerCommand::Unpause(a))),
+        Command::Wait(a) => Verb::Container(Box::new(ContainerCommand::Wait(a))),
+        Command::Rename(a) => Verb::Container(Box::new(ContainerCommand::Rename(a))),
+        Command::Update(a) => Verb::Container(Box::new(ContainerCommand::Update(a))),
+        Command::Port(a) => Verb::Container(Box::new(ContainerCommand::Port(a))),
+        Command::Image(sub) => Verb::Image(sub),
+        Command::Images(a) => Verb::Image(ImageCommand::Ls(a)),
+        Command::Pull(a) => Verb::Image(ImageCommand::Pull(a)),
+        Command::Push(a) => Verb::Image(ImageCommand::Push(a)),
+        Command::Tag(a) => Verb::Image(ImageCommand::Tag(a)),
+        Command::Rmi(a) => Verb::Image(ImageCommand::Rm(a)),
+        Command::Save(a) => Verb::Image(ImageCommand::Save(a)),
+        Command::Load(a) => Verb::Image(ImageCommand::Load(a)),
+        Command::Import(a) => Verb::Image(ImageCommand::Import(a)),
+        Command::History(a) => Verb::Image(ImageCommand::History(a)),
     };
-    if let ImageCommand::Save(args) = &command {
-        check_save_target(args)?;
+    // docker run/create exit 125 when they cannot even reach the daemon.
+    let creates = matches!(
+        &verb,
+        Verb::Container(c) if matches!(**c, ContainerCommand::Run(_) | ContainerCommand::Create(_))
+    );
+    match &verb {
+        Verb::Image(ImageCommand::Save(args)) => check_save_target(args)?,
+        Verb::Container(c) => container::precheck(c)?,
+        _ => {}
     }
-    let client = connect(endpoint).await?;
+    let client = connect(endpoint).await.map_err(|e| {
+        if creates {
+            StatusError::wrap(e, 125)
+        } else {
+            e
+        }
+    })?;
+    match verb {
+        Verb::Image(c) => image(&client, c).await,
+        Verb::Container(c) => container::dispatch(&client, *c).await,
+        Verb::Compute(c) => container::dispatch_compute(&client, c).await,
+        Verb::Events(a) => container::events::events(&client, &a).await,
+        Verb::Inspect(a) => container::inspect::inspect(&client, &a).await,
+    }
+}
+
+async fn image(client: &Client, command: ImageCommand) -> Result<ExitCode> {
     match command {
-        ImageCommand::Ls(a) => images::list(&client, &a).await,
-        ImageCommand::History(a) => images::history(&client, &a).await,
-        ImageCommand::Inspect(a) => inspect::inspect(&client, &a).await,
-        ImageCommand::Pull(a) => pull_push::pull(&client, &a).await,
-        ImageCommand::Push(a) => pull_push::push(&client, &a).await,
-        ImageCommand::Tag(a) => remove::tag(&client, &a).await,
-        ImageCommand::Rm(a) => remove::rmi(&client, &a).await,
-        ImageCommand::Prune(a) => remove::prune(&client, &a).await,
-        ImageCommand::Save(a) => archive::save(&client, &a).await,
-        ImageCommand::Load(a) => archive::load(&client, &a).await,
-        ImageCommand::Import(a) => import::import(&client, &a).await,
-        ImageCommand::Resolve(a) => resolve::resolve(&client, &a).await,
+        ImageCommand::Ls(a) => images::list(client, &a).await,
+        ImageCommand::History(a) => images::history(client, &a).await,
+        ImageCommand::Inspect(a) => inspect::inspect(client, &a).await,
+        ImageCommand::Pull(a) => pull_push::pull(client, &a).await,
+        ImageCommand::Push(a) => pull_push::push(client, &a).await,
+        ImageCommand::Tag(a) => remove::tag(client, &a).await,
+        ImageCommand::Rm(a) => remove::rmi(client, &a).await,
+        ImageCommand::Prune(a) => remove::prune(client, &a).await,
+        ImageCommand::Save(a) => archive::save(client, &a).await,
+        ImageCommand::Load(a) => archive::load(client, &a).await,
+        ImageCommand::Import(a) => import::import(client, &a).await,
+        ImageCommand::Resolve(a) => resolve::resolve(client, &a).await,
     }
 }
 

@@ -15,6 +15,7 @@ mod args;
 mod auth;
 mod autostart;
 mod connect;
+mod container;
 mod dispatch;
 mod format;
 mod images;
@@ -30,17 +31,39 @@ mod resolve;
 mod system;
 
 fn main() -> ExitCode {
-    // clap prints usage errors itself and exits 2 (0 for --help), like docker.
-    let cli = args::Cli::parse();
+    let cli = match args::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return usage_error(&err),
+    };
     match run(cli) {
         Ok(code) => code,
-        Err(err) => match report::message(&err) {
-            Some(line) => {
-                eprintln!("{line}");
-                ExitCode::FAILURE
+        Err(err) => {
+            let code = report::exit_code(&err);
+            match report::message(&err) {
+                Some(line) => {
+                    eprintln!("{line}");
+                    ExitCode::from(code)
+                }
+                // A closed stdout pipe is not a failure; a silent status (the container's exit
+                // code) still is.
+                None if err.is::<report::StatusError>() => ExitCode::from(code),
+                None => ExitCode::SUCCESS,
             }
-            None => ExitCode::SUCCESS,
-        },
+        }
+    }
+}
+
+/// docker's exit codes for what the command line parser rejects: 0 for help, 1 for missing
+/// arguments (`'docker stop' requires at least 1 argument`), 125 for bad flags and values.
+fn usage_error(err: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    let _ = err.print();
+    match err.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => ExitCode::SUCCESS,
+        ErrorKind::MissingRequiredArgument | ErrorKind::TooFewValues => ExitCode::FAILURE,
+        _ => ExitCode::from(125),
     }
 }
 
@@ -50,5 +73,9 @@ fn run(cli: args::Cli) -> anyhow::Result<ExitCode> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    runtime.block_on(dispatch::run(cli))
+    let result = runtime.block_on(dispatch::run(cli));
+    // A task may still sit in a blocking read (stdin of an attached container that has
+    // exited); don't wait for it.
+    runtime.shutdown_background();
+    result
 }

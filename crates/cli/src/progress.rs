@@ -16,6 +16,8 @@ pub enum Display {
     Quiet,
     /// One line per message, as docker prints to a pipe.
     Plain,
+    /// Plain lines on stderr: `run` pulling a missing image keeps stdout for the container.
+    PlainStderr,
     /// Live bars on a terminal, one line per layer id.
     Bars(Bars),
 }
@@ -42,6 +44,21 @@ impl Display {
     }
 
     /// Shows one message; an error message ends the operation with that error.
+    /// Progress for `run`, which keeps stdout for the container: bars when stderr is a
+    /// terminal, plain lines on stderr otherwise.
+    pub fn for_stderr(quiet: bool) -> Display {
+        if quiet {
+            Display::Quiet
+        } else if std::io::stderr().is_terminal() {
+            Display::Bars(Bars {
+                multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
+                by_id: HashMap::new(),
+            })
+        } else {
+            Display::PlainStderr
+        }
+    }
+
     pub fn show(&mut self, m: &JsonMessage) -> Result<()> {
         if let Some(err) = m.error_message() {
             return Err(anyhow!(err));
@@ -52,6 +69,12 @@ impl Display {
                 if let Some(line) = m.plain_line() {
                     let mut out = std::io::stdout().lock();
                     writeln!(out, "{line}")?;
+                }
+            }
+            Display::PlainStderr => {
+                if let Some(line) = m.plain_line() {
+                    let mut err = std::io::stderr().lock();
+                    writeln!(err, "{line}")?;
                 }
             }
             Display::Bars(bars) => bars.show(m),

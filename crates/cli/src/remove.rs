@@ -101,7 +101,7 @@ pub async fn prune(client: &Client, args: &PruneArgs) -> Result<ExitCode> {
 }
 
 /// docker's prompt: only `y`/`Y` (or "yes") confirms; a closed or non-terminal stdin declines.
-fn confirm(question: &str) -> Result<bool> {
+pub(crate) fn confirm(question: &str) -> Result<bool> {
     let mut err = std::io::stderr().lock();
     write!(err, "{question}")?;
     err.flush()?;

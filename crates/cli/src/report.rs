@@ -6,6 +6,9 @@ use std::io;
 /// The line to print for `err`, or `None` when it should be silent (a closed stdout pipe, as in
 /// `silo images | head -1`, is not a failure).
 pub fn message(err: &anyhow::Error) -> Option<String> {
+    if let Some(status) = err.downcast_ref::<StatusError>() {
+        return status.message.clone();
+    }
     let from_bollard = err
         .chain()
         .find_map(|cause| cause.downcast_ref::<bollard::errors::Error>());
@@ -28,6 +31,71 @@ pub fn message(err: &anyhow::Error) -> Option<String> {
         }
     }
     Some(format!("silo: {err:#}"))
+}
+
+/// An error that ends `silo` with a given exit code, as docker's `cli.StatusError` does: 125
+/// when `run` itself fails, 126/127 when the command cannot be invoked or found, or the
+/// container's own exit code. The message is rendered when the error is made, so the daemon's
+/// wording survives the wrapping.
+#[derive(Debug)]
+pub struct StatusError {
+    pub code: u8,
+    pub message: Option<String>,
+}
+
+impl StatusError {
+    /// Ends with `code` and prints nothing (the container's exit code).
+    pub fn silent(code: u8) -> anyhow::Error {
+        anyhow::Error::new(StatusError {
+            code,
+            message: None,
+        })
+    }
+
+    /// Ends with `code` after printing `err` the usual way.
+    pub fn wrap(err: anyhow::Error, code: u8) -> anyhow::Error {
+        if err.is::<StatusError>() {
+            return err;
+        }
+        anyhow::Error::new(StatusError {
+            code,
+            message: message(&err),
+        })
+    }
+
+    /// docker's `toStatusError` for `run`/`start`: 127 when the command does not exist, 126
+    /// when it cannot be executed, 125 for everything else that went wrong before it ran.
+    pub fn for_run(err: anyhow::Error) -> anyhow::Error {
+        let text = format!("{err:#}");
+        // docker's phrases, plus the OCI runtime's ("executable '/x' not found in $PATH").
+        let code = if text.contains("executable file not found")
+            || text.contains("not found in $PATH")
+            || text.contains("no such file or directory")
+        {
+            127
+        } else if text.contains("permission denied") || text.contains("is a directory") {
+            126
+        } else {
+            125
+        };
+        StatusError::wrap(err, code)
+    }
+}
+
+impl std::fmt::Display for StatusError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.message {
+            Some(m) => f.write_str(m),
+            None => write!(f, "exit status {}", self.code),
+        }
+    }
+}
+
+impl std::error::Error for StatusError {}
+
+/// The exit code for `err`: its [`StatusError`] code, else 1.
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    err.downcast_ref::<StatusError>().map_or(1, |s| s.code)
 }
 
 /// Prints a non-fatal error (one image of several failed); the caller remembers the failure.

@@ -66,6 +66,34 @@ pub struct ComputeSystemDocument {
     /// program never installed handlers for still stop it and zombies are reaped.
     #[serde(default)]
     pub init: bool,
+    /// Rotation of the first process's json-file log (Docker's `max-size` / `max-file`).
+    #[serde(default)]
+    pub log: LogSettings,
+}
+
+/// How the backend rotates a system's output log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogSettings {
+    /// Rotate once the current file reaches this many bytes; `None` never rotates.
+    #[serde(default)]
+    pub max_size: Option<u64>,
+    /// Files kept in all, the current one included (at least 1).
+    #[serde(default = "one")]
+    pub max_file: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings {
+            max_size: None,
+            max_file: 1,
+        }
+    }
 }
 
 fn schema_version() -> u32 {
@@ -229,6 +257,13 @@ pub struct ProcessParameters {
     /// Initial console size when `terminal` is set.
     #[serde(default)]
     pub console_size: Option<ConsoleSize>,
+    /// Keep stdin open for attached clients (Docker's `OpenStdin`, `-i`); otherwise the process
+    /// reads /dev/null (or, with a terminal, a terminal nobody types into).
+    #[serde(default)]
+    pub open_stdin: bool,
+    /// Close stdin when the first attached client closes its write half (Docker's `StdinOnce`).
+    #[serde(default)]
+    pub stdin_once: bool,
     /// Set the `no_new_privs` bit (`--security-opt no-new-privileges`).
     #[serde(default)]
     pub no_new_privileges: bool,

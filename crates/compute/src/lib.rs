@@ -38,6 +38,7 @@
 //! | `pause` | FailedPrecondition | ok | FailedPrecondition | FailedPrecondition |
 //! | `resume` | FailedPrecondition | FailedPrecondition | ok | FailedPrecondition |
 //! | `signal`, `create_process` | FailedPrecondition | ok | FailedPrecondition | FailedPrecondition |
+//! | `attach`, `resize_console` | ok | ok | ok | FailedPrecondition |
 //! | `modify` | ok | ok | ok | FailedPrecondition |
 //! | `delete` | ok | FailedPrecondition | FailedPrecondition | ok |
 //! | `properties`, `wait` | ok | ok | ok | ok |
@@ -68,9 +69,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use document::{
-    CapabilitySet, ComputeSystemDocument, ConsoleSize, DocumentError, IdMap, Isolation, Mount,
-    MountKind, NetworkNamespace, ProcessParameters, Resources, Rlimit, Rootfs, SeccompProfile,
-    Security, User, UserNamespace,
+    CapabilitySet, ComputeSystemDocument, ConsoleSize, DocumentError, IdMap, Isolation,
+    LogSettings, Mount, MountKind, NetworkNamespace, ProcessParameters, Resources, Rlimit, Rootfs,
+    SeccompProfile, Security, User, UserNamespace,
 };
 pub use error::{Cause, ComputeError, Result};
 pub use properties::{
@@ -78,6 +79,33 @@ pub use properties::{
     Statistics, Stdio, SystemSummary,
 };
 pub use state::{Event, ExitStatus, ExitType, Operation, State, SystemEvent};
+
+/// Which of a process's streams an attach carries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AttachOptions {
+    /// Feed the process's stdin from the stream (ignored when the process has no open stdin).
+    pub stdin: bool,
+    /// Carry standard output (stream 1).
+    pub stdout: bool,
+    /// Carry standard error (stream 2; with a terminal everything is stream 1).
+    pub stderr: bool,
+}
+
+/// A live connection to a process's streams: reading yields Docker stdcopy frames (8-byte
+/// header, stream 1 stdout / 2 stderr; with a terminal only stream 1); writing feeds stdin;
+/// shutting down the write half is stdin EOF; EOF on read once the process exited and its
+/// output was drained.
+pub type AttachStream = tokio::net::UnixStream;
+
+/// How an added process's streams are connected.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProcessIo {
+    /// None: detached (stdio /dev/null, output discarded).
+    pub attach: Option<AttachOptions>,
+}
+
+/// What `create_process` returns: the process, and its attach stream when one was asked for.
+pub type AddedProcess = (Arc<dyn Process>, Option<AttachStream>);
 
 /// A boxed, sendable future: what every trait method returns.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -148,12 +176,28 @@ pub trait ComputeSystem: Send + Sync + std::fmt::Debug {
 
     /// Starts another process in the running system (exec), with the system's namespaces,
     /// cgroup and security settings; `params.capabilities` apply on the default set as for the
-    /// first process. Publishes [`Event::ProcessCreated`]. Running only.
+    /// first process, `params.env` on top of the first process's environment, and
+    /// `params.terminal` gives it a pty. With `io.attach` the returned stream is connected
+    /// before the process starts, so no output is lost; stdin closes when its write half is
+    /// shut down. Publishes [`Event::ProcessCreated`], and [`Event::ProcessExited`] when it
+    /// ends. Running only.
     fn create_process(
         &self,
         params: ProcessParameters,
-        stdio: Stdio,
-    ) -> BoxFuture<'_, Result<Arc<dyn Process>>>;
+        io: ProcessIo,
+    ) -> BoxFuture<'_, Result<AddedProcess>>;
+
+    /// Connects to the first process's streams. Created, Running or Paused; FailedPrecondition
+    /// when Stopped. Attach to a Created system before `start` to miss nothing: every chunk
+    /// produced after the attach is delivered (the json-file log stays the complete record; a
+    /// client that stops reading is disconnected once it is far behind). Closing the write half
+    /// closes the process's stdin when the document set `stdin_once`.
+    fn attach(&self, opts: AttachOptions) -> BoxFuture<'_, Result<AttachStream>>;
+
+    /// Sets the first process's terminal size. Created, Running or Paused (the terminal exists
+    /// from `create`, and clients resize right after attaching); FailedPrecondition if it has
+    /// no terminal or the system is Stopped.
+    fn resize_console(&self, width: u16, height: u16) -> BoxFuture<'_, Result<()>>;
 
     /// Resolves when the system is Stopped, with the first process's exit status; resolves at
     /// once if it already is. Any number of callers may wait.

@@ -84,6 +84,12 @@ impl State {
         matches!(self, State::Created | State::Running | State::Paused)
     }
 
+    /// `attach` and `resize_console` reach the first process's streams from `create` (its
+    /// terminal and pipes exist before `start`) until it has exited.
+    pub fn can_attach(self) -> bool {
+        matches!(self, State::Created | State::Running | State::Paused)
+    }
+
     /// `delete` releases everything; live processes must be stopped first.
     pub fn can_delete(self) -> bool {
         matches!(self, State::Created | State::Stopped)
@@ -102,6 +108,7 @@ impl State {
             Operation::Signal => self.can_signal(),
             Operation::Modify => self.can_modify(),
             Operation::Delete => self.can_delete(),
+            Operation::Attach | Operation::Resize => self.can_attach(),
             Operation::Create
             | Operation::Open
             | Operation::List
@@ -153,6 +160,10 @@ pub enum Operation {
     Wait,
     /// `ComputeSystem::delete`.
     Delete,
+    /// `ComputeSystem::attach`.
+    Attach,
+    /// `ComputeSystem::resize_console`.
+    Resize,
     /// `Process::signal`.
     SignalProcess,
     /// `Process::resize_console`.
@@ -181,6 +192,8 @@ impl Operation {
             Operation::CreateProcess => "create process in",
             Operation::Wait => "wait for",
             Operation::Delete => "delete",
+            Operation::Attach => "attach to",
+            Operation::Resize => "resize the console of",
             Operation::SignalProcess => "signal process in",
             Operation::ResizeConsole => "resize console of process in",
             Operation::CloseStdin => "close stdin of process in",

@@ -259,8 +259,8 @@ impl ComputeSystem for Fake {
     fn create_process(
         &self,
         _params: ProcessParameters,
-        _stdio: Stdio,
-    ) -> BoxFuture<'_, Result<Arc<dyn Process>>> {
+        _io: ProcessIo,
+    ) -> BoxFuture<'_, Result<AddedProcess>> {
         Box::pin(async move {
             Err(ComputeError::new(
                 Operation::CreateProcess,
@@ -280,6 +280,28 @@ impl ComputeSystem for Fake {
     }
     fn delete(&self) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move { self.transition(Operation::Delete, State::Stopped) })
+    }
+    fn attach(&self, _opts: AttachOptions) -> BoxFuture<'_, Result<AttachStream>> {
+        Box::pin(async move {
+            let state = *self.state.lock().unwrap();
+            ComputeError::check_state(Operation::Attach, "fake", state)?;
+            let (ours, _theirs) = AttachStream::pair().map_err(|source| {
+                let path = "socketpair".into();
+                let cause = Cause::Io {
+                    action: "create",
+                    path,
+                    source,
+                };
+                ComputeError::new(Operation::Attach, "fake", cause)
+            })?;
+            Ok(ours)
+        })
+    }
+    fn resize_console(&self, _width: u16, _height: u16) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            let state = *self.state.lock().unwrap();
+            ComputeError::check_state(Operation::Resize, "fake", state)
+        })
     }
 }
 

@@ -21,11 +21,19 @@ pub use silo_image::{ImageRecord, Progress, ProgressAction, ProgressSender};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 pub use containers::model::{
-    Container, ContainerConfig, ContainerState, CreateRequest, HostConfig, LogLine, LogStream,
-    RestartPolicy, Status as ContainerStatus, StopPhase,
+    Container, ContainerConfig, ContainerState, CreateRequest, HostConfig, HostOptions, LogLine,
+    LogStream, RestartPolicy, Status as ContainerStatus, StopPhase, Ulimit,
 };
-pub use containers::{ContainerError, ContainerRuntime, LogOptions};
-pub use events::{Event, EventBus};
+pub use containers::signal::parse_signal;
+pub use containers::{
+    Attachment, ContainerError, ContainerPruneReport, ContainerRuntime, ContainerStats, ExecConfig,
+    ExecInfo, ExecStream, LogOptions, TopOutput, UpdateRequest,
+};
+pub use events::{Event, EventBus, HISTORY as EVENT_HISTORY};
+/// The compute service's stream types, which the API splices onto hijacked connections.
+pub use silo_compute::{AttachOptions, AttachStream};
+/// What `GET /compute/systems/{id}` reports (silo extension).
+pub use silo_compute::{Properties as ComputeProperties, SystemSummary as ComputeSystemSummary};
 
 /// Everything the engine needs to know at start, read by silod from daemon.json and flags.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -39,6 +47,10 @@ pub struct EngineConfig {
     pub registry_mirrors: Vec<String>,
     /// Default isolation for new containers: `process` or `hyperv`.
     pub default_isolation: String,
+    /// daemon.json `log-opts`: defaults for every container's `--log-opt` (`max-size`,
+    /// `max-file`).
+    #[serde(default)]
+    pub default_log_opts: std::collections::BTreeMap<String, String>,
 }
 
 /// Credentials from a client (`X-Registry-Auth`), passed through to the registry.
@@ -97,6 +109,10 @@ pub struct PushResult {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SystemInfo {
     pub images: usize,
+    pub containers: usize,
+    pub containers_running: usize,
+    pub containers_paused: usize,
+    pub containers_stopped: usize,
     pub data_root: PathBuf,
     pub storage_driver: String,
     pub default_isolation: String,
@@ -195,8 +211,25 @@ impl Engine {
 
     /// Facts for `/info`.
     pub fn info(&self) -> Result<SystemInfo> {
+        let containers = self.containers.store().all()?;
+        let count = |f: fn(ContainerStatus) -> bool| {
+            containers.iter().filter(|c| f(c.state.status)).count()
+        };
         Ok(SystemInfo {
             images: self.images.list()?.len(),
+            containers: containers.len(),
+            containers_running: count(|s| {
+                matches!(s, ContainerStatus::Running | ContainerStatus::Restarting)
+            }),
+            containers_paused: count(|s| s == ContainerStatus::Paused),
+            containers_stopped: count(|s| {
+                !matches!(
+                    s,
+                    ContainerStatus::Running
+                        | ContainerStatus::Restarting
+                        | ContainerStatus::Paused
+                )
+            }),
             data_root: self.config.data_root.clone(),
             storage_driver: STORAGE_DRIVER.into(),
             default_isolation: self.config.default_isolation.clone(),

@@ -3,14 +3,15 @@
 //! Blocking on purpose: each call is one short line each way, except `wait`, which a caller
 //! runs on a connection (and thread) of its own.
 
-use std::io::{self, BufReader};
+use std::io::{self, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
 use silo_errdefs::{ErrorKind, HasKind};
 
 use crate::protocol::{
-    self, ExitRecord, ProtocolError, Request, Response, StateInfo, PROTOCOL_VERSION,
+    self, AttachReply, AttachRequest, ExecInfo, ExecSpec, ExitRecord, ProtocolError, Request,
+    Response, StateInfo, PROTOCOL_VERSION,
 };
 
 /// Failures talking to a shim.
@@ -162,6 +163,39 @@ impl ShimClient {
         }
     }
 
+    /// Starts a detached exec; returns its pid.
+    pub fn exec(&mut self, spec: ExecSpec) -> Result<i32, ClientError> {
+        match self.call(&Request::Exec(spec))? {
+            Response::ExecStarted { pid } => Ok(pid),
+            other => Err(self.unexpected("exec", &other)),
+        }
+    }
+
+    /// An exec's pid and, once it exited, its exit record.
+    pub fn exec_state(&mut self, id: &str) -> Result<ExecInfo, ClientError> {
+        match self.call(&Request::ExecState { id: id.into() })? {
+            Response::ExecState(info) => Ok(info),
+            other => Err(self.unexpected("exec_state", &other)),
+        }
+    }
+
+    /// Blocks until an exec has exited.
+    pub fn exec_wait(&mut self, id: &str) -> Result<ExitRecord, ClientError> {
+        match self.call(&Request::ExecWait { id: id.into() })? {
+            Response::Exit(exit) => Ok(exit),
+            other => Err(self.unexpected("exec_wait", &other)),
+        }
+    }
+
+    /// Signals an exec.
+    pub fn exec_kill(&mut self, id: &str, signal: i32) -> Result<(), ClientError> {
+        let req = Request::ExecKill {
+            id: id.into(),
+            signal,
+        };
+        self.done(&req, "exec_kill")
+    }
+
     /// Tells the shim to exit (the container must have stopped).
     pub fn shutdown(&mut self) -> Result<(), ClientError> {
         self.done(&Request::Shutdown, "shutdown")
@@ -180,5 +214,102 @@ impl ShimClient {
             request,
             response: format!("{resp:?}"),
         }
+    }
+}
+
+/// An attach connection past its handshake.
+#[derive(Debug)]
+pub struct Attached {
+    /// Frames to read with [`read_frame`]; bytes written are stdin.
+    pub conn: UnixStream,
+    /// The process has a terminal (all output is stream 1).
+    pub tty: bool,
+    /// The exec's pid, when the request started one.
+    pub pid: Option<i32>,
+}
+
+/// Attaches to a process's streams on `<state>/attach.sock` (blocking), or starts an exec on
+/// the connection when `req.exec` is set.
+pub fn attach(socket: &Path, req: &AttachRequest) -> Result<Attached, ClientError> {
+    let io_err = |op| {
+        let socket = socket.to_path_buf();
+        move |source| ClientError::Io { socket, op, source }
+    };
+    let mut conn = UnixStream::connect(socket).map_err(io_err("connect"))?;
+    protocol::write_message(&mut conn, req).map_err(io_err("send"))?;
+    let line = read_reply_line(&mut conn).map_err(io_err("receive"))?;
+    let reply: AttachReply = serde_json::from_slice(&line)
+        .map_err(|e| io_err("decode")(io::Error::new(io::ErrorKind::InvalidData, e)))?;
+    match reply {
+        AttachReply::Attached { tty, pid, .. } => Ok(Attached { conn, tty, pid }),
+        AttachReply::Error { error } => Err(ClientError::Shim {
+            socket: socket.to_path_buf(),
+            source: error,
+        }),
+    }
+}
+
+/// Reads the handshake's reply one byte at a time: the frames that follow must stay unread.
+fn read_reply_line(conn: &mut UnixStream) -> io::Result<Vec<u8>> {
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    loop {
+        if conn.read(&mut byte)? == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "shim closed the attach connection",
+            ));
+        }
+        if byte[0] == b'\n' {
+            return Ok(line);
+        }
+        line.push(byte[0]);
+        if line.len() > protocol::MAX_MESSAGE {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "reply too long"));
+        }
+    }
+}
+
+/// Reads one stdcopy frame: `(stream, payload)`, or `None` at a clean end of stream.
+pub fn read_frame(r: &mut impl Read) -> io::Result<Option<(u8, Vec<u8>)>> {
+    let mut header = [0u8; 8];
+    let mut got = 0;
+    while got < header.len() {
+        match r.read(&mut header[got..]) {
+            Ok(0) if got == 0 => return Ok(None),
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let len = u32::from_be_bytes([header[4], header[5], header[6], header[7]]) as usize;
+    let mut payload = vec![0u8; len];
+    r.read_exact(&mut payload)?;
+    Ok(Some((header[0], payload)))
+}
+
+/// Writes one stdcopy frame (for tests and tools that produce the format).
+pub fn write_frame(w: &mut impl Write, stream: u8, payload: &[u8]) -> io::Result<()> {
+    let len = u32::try_from(payload.len())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "frame too long"))?;
+    w.write_all(&protocol::frame_header(stream, len))?;
+    w.write_all(payload)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_round_trip() {
+        let mut buf = Vec::new();
+        write_frame(&mut buf, 1, b"out").unwrap();
+        write_frame(&mut buf, 2, b"").unwrap();
+        let mut r = &buf[..];
+        assert_eq!(read_frame(&mut r).unwrap(), Some((1, b"out".to_vec())));
+        assert_eq!(read_frame(&mut r).unwrap(), Some((2, Vec::new())));
+        assert_eq!(read_frame(&mut r).unwrap(), None);
+        assert!(read_frame(&mut &buf[..5]).is_err());
     }
 }

@@ -1,5 +1,11 @@
 //! `silo-shim init -- CMD ARGS…`: a minimal PID 1 for containers (Docker's `--init`, like tini).
 //!
+//! Superseded for containers by the static `silo-init` (crates/init, `scripts/build-init.sh`),
+//! which the compute service bind-mounts at `/sbin/silo-init`: this one links glibc dynamically
+//! and so cannot run in most images. It stays only because the shim's own tests
+//! (`tests/run_busybox.rs`, `tests/common`) use it as a PID 1 inside a bundle that binds the
+//! host's libraries; remove it once they run `silo-init` instead.
+//!
 //! Why it exists: the kernel drops every signal sent to a namespace's PID 1 for which that
 //! process installed no handler, so a plain `sleep` as PID 1 ignores `docker stop`'s SIGTERM and
 //! only dies at the SIGKILL ten seconds later. And orphans are re-parented to PID 1, which most

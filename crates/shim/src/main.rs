@@ -4,6 +4,7 @@
 //! - `run`: detach, create and start the container, print `{"pid":…,"socket":…}`, supervise.
 //! - `init -- CMD…`: a minimal PID 1 for the container (Docker's `--init`).
 //! - `cleanup`: after a shim died, kill what is left of its container and release its cgroups.
+//! - `exec-process`: the supervisor's single-threaded helper that starts one exec (internal).
 
 use std::ffi::OsString;
 use std::fs::{File, OpenOptions};
@@ -48,15 +49,38 @@ enum Cmd {
         /// Create only; start on the protocol's `Start` request.
         #[arg(long)]
         no_start: bool,
-        /// Give the container a stdin FIFO at <state>/stdin (Docker's -i).
+        /// Give the container a stdin: a FIFO at <state>/stdin, or the terminal (Docker's -i).
         #[arg(long)]
         open_stdin: bool,
+        /// Close the container's stdin when the first attached client half-closes.
+        #[arg(long)]
+        stdin_once: bool,
+        /// Give the container a pseudo-terminal (config.json must set process.terminal).
+        #[arg(long)]
+        tty: bool,
     },
     /// Run CMD as the child of a minimal init (signal forwarding, zombie reaping).
     Init {
         /// The command and its arguments.
         #[arg(last = true, required = true)]
         cmd: Vec<OsString>,
+    },
+    /// Internal: start an exec in a running container with this process's stdio (or a pty),
+    /// and report `{"pid":…}` or `{"error":…}` (plus the pty master) on the socket at fd 3.
+    #[command(hide = true)]
+    ExecProcess {
+        /// Container id.
+        #[arg(long)]
+        id: String,
+        /// libcontainer's state root (`<state>/runtime`).
+        #[arg(long)]
+        root: PathBuf,
+        /// The OCI process JSON file.
+        #[arg(long)]
+        process: PathBuf,
+        /// Give the process a pty and send its master back.
+        #[arg(long)]
+        tty: bool,
     },
     /// Kill and delete what is left of a container whose shim died.
     Cleanup {
@@ -92,6 +116,8 @@ fn real_main() -> Result<ExitCode> {
             log_max_file,
             no_start,
             open_stdin,
+            stdin_once,
+            tty,
         } => {
             let log = LogConfig {
                 max_size: parse_size(&log_max_size)?,
@@ -106,12 +132,23 @@ fn real_main() -> Result<ExitCode> {
                 log,
                 start: !no_start,
                 open_stdin,
+                stdin_once,
+                tty,
             };
             detach_and_run(opts)
         }
         Cmd::Init { cmd } => {
             let code = silo_shim::init::run(&cmd)?;
             Ok(ExitCode::from(u8::try_from(code).unwrap_or(255)))
+        }
+        Cmd::ExecProcess {
+            id,
+            root,
+            process,
+            tty,
+        } => {
+            exec_process(&id, &root, &process, tty)?;
+            Ok(ExitCode::SUCCESS)
         }
         Cmd::Cleanup { id, bundle, state } => {
             cleanup(&id, &canonical(&bundle)?, &canonical(&state)?)?;
@@ -161,6 +198,7 @@ fn detach_and_run(opts: Options) -> Result<ExitCode> {
 }
 
 fn supervise(opts: Options, ready: File) -> i32 {
+    sys::single_malloc_arena();
     let mut slot = Some(ready);
     let report = |slot: &mut Option<File>, msg: serde_json::Value| {
         if let Some(mut f) = slot.take() {
@@ -225,5 +263,65 @@ fn cleanup(id: &str, bundle: &Path, state: &Path) -> Result<()> {
         silo_shim::exit::write_exit(state, &record)?;
     }
     let _ = std::fs::remove_file(state.join(silo_shim::SOCKET_FILE));
+    let _ = std::fs::remove_file(state.join(silo_shim::ATTACH_SOCKET_FILE));
     Ok(())
+}
+
+/// How long the exec helper waits for the pty master.
+const CONSOLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// `silo-shim exec-process`: single-threaded, so libcontainer may fork here.
+fn exec_process(id: &str, root: &Path, process: &Path, tty: bool) -> Result<()> {
+    let report = sys::inherited_fd(3).context("no report socket on fd 3")?;
+    let report = std::os::unix::net::UnixStream::from(report);
+    let started = start_exec(id, root, process, tty);
+    match started {
+        Ok((pid, master)) => {
+            let msg = serde_json::json!({ "pid": pid }).to_string();
+            match master {
+                Some(master) => sys::send_fd(&report, &master, msg.as_bytes())?,
+                None => (&report).write_all(msg.as_bytes())?,
+            }
+        }
+        Err(e) => {
+            let msg = serde_json::json!({ "error": format!("{e:#}") }).to_string();
+            (&report).write_all(msg.as_bytes())?;
+        }
+    }
+    Ok(())
+}
+
+fn start_exec(id: &str, root: &Path, process: &Path, tty: bool) -> Result<(i32, Option<File>)> {
+    // The exec'd process must not inherit Rust's ignored SIGPIPE.
+    sys::set_sigpipe_default(true).context("reset SIGPIPE")?;
+    if !tty {
+        return Ok((silo_shim::runtime::exec(id, root, process, None)?, None));
+    }
+    // The console socket sits beside the process file; bound relatively (sun_path is short).
+    let dir = process.parent().context("process file has no directory")?;
+    let name = format!("console-{}.sock", std::process::id());
+    std::env::set_current_dir(dir).with_context(|| format!("chdir {}", dir.display()))?;
+    let listener = std::os::unix::net::UnixListener::bind(&name);
+    std::env::set_current_dir("/").context("chdir /")?;
+    let path = dir.join(&name);
+    let listener = listener.with_context(|| format!("bind {}", path.display()))?;
+    let started = silo_shim::runtime::exec(id, root, process, Some(&path))
+        .map_err(anyhow::Error::from)
+        .and_then(|pid| {
+            let master = silo_shim::runtime::receive_console(&listener, CONSOLE_TIMEOUT)
+                .with_context(|| format!("receive the pty master on {}", path.display()))?;
+            // As early as we hold the master. libcontainer 0.7 does not apply consoleSize
+            // inside the container before the exec, so a program that asks for the size at
+            // once may still see 0x0 (runc applies it before exec).
+            let size = std::fs::read(process)
+                .ok()
+                .and_then(|d| serde_json::from_slice::<serde_json::Value>(&d).ok())
+                .and_then(|p| silo_shim::runtime::size_of_process(&p));
+            if let Some((width, height)) = size {
+                let _ = sys::set_winsize(&master, width, height);
+            }
+            Ok((pid, Some(master)))
+        });
+    let _ = std::fs::remove_file(&path);
+    started
 }

@@ -12,6 +12,19 @@
 //!
 //! Bump [`PROTOCOL_VERSION`] on any change a peer of the previous version would misread; adding
 //! an optional response field is not such a change.
+//!
+//! # Attach (`<state>/attach.sock`)
+//!
+//! A second socket carries a process's live streams. The client sends one [`AttachRequest`] line
+//! and the shim answers one [`AttachReply`] line; from then on the connection is binary. The shim
+//! sends the output in Docker's stdcopy framing ([`frame_header`]: stream 1 stdout, 2 stderr;
+//! with a terminal everything is stream 1), only the streams asked for, every chunk produced
+//! after the attach. The client's bytes are the process's stdin (when asked for and the process
+//! has one); its half-close ends its stdin copy and, for a container started with
+//! `--stdin-once` or for an exec, closes the process's stdin. Once the process has exited and
+//! its output was drained the shim closes the connection: the client reads end-of-file. The log
+//! stays authoritative: a client that falls more than [`ATTACH_BUFFER`] behind for longer than
+//! a few seconds is disconnected rather than stalling the container.
 
 use std::io::{self, BufRead, Write};
 
@@ -20,7 +33,7 @@ use serde::{Deserialize, Serialize};
 use silo_errdefs::{ErrorKind, HasKind};
 
 /// The version this build speaks.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Longest line either side accepts; requests and responses are all tiny.
 pub const MAX_MESSAGE: usize = 64 * 1024;
@@ -46,6 +59,10 @@ pub enum Request {
         #[serde(default)]
         all: bool,
     },
+    /// Freeze every process of the container (cgroup freezer): Running → Paused.
+    Pause,
+    /// Thaw a paused container: Paused → Running.
+    Resume,
     /// Resize the container's pty.
     Resize {
         /// Columns.
@@ -58,8 +75,91 @@ pub enum Request {
     CloseStdin,
     /// Block until the container has exited; answered with [`Response::Exit`].
     Wait,
+    /// Start a detached exec (stdio on /dev/null); answered with [`Response::ExecStarted`].
+    /// An attached exec is started on `attach.sock` instead ([`AttachRequest::exec`]).
+    Exec(ExecSpec),
+    /// Where is exec `id`? Answered with [`Response::ExecState`].
+    ExecState {
+        /// The exec's id.
+        id: String,
+    },
+    /// Block until exec `id` has exited; answered with [`Response::Exit`].
+    ExecWait {
+        /// The exec's id.
+        id: String,
+    },
+    /// Send `signal` to exec `id`; [`ProtocolError::NoSuchExec`] once it has exited.
+    ExecKill {
+        /// The exec's id.
+        id: String,
+        /// Signal number.
+        signal: i32,
+    },
+    /// Resize exec `id`'s pty.
+    ExecResize {
+        /// The exec's id.
+        id: String,
+        /// Columns.
+        width: u16,
+        /// Rows.
+        height: u16,
+    },
+    /// Close exec `id`'s stdin.
+    ExecCloseStdin {
+        /// The exec's id.
+        id: String,
+    },
     /// Stop serving and exit. Only allowed once the container has stopped.
     Shutdown,
+}
+
+/// A process to add to the running container (exec).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecSpec {
+    /// The caller's name for it, unique within this shim: `[A-Za-z0-9_.-]`, at most 64 bytes.
+    pub id: String,
+    /// The OCI runtime-spec `process` object (args, env, cwd, user, capabilities, terminal,
+    /// consoleSize, ...); the runtime joins the container's namespaces and cgroup with it.
+    pub process: serde_json::Value,
+}
+
+impl ExecSpec {
+    /// Whether `process.terminal` asks for a pty.
+    pub fn terminal(&self) -> bool {
+        self.process
+            .get("terminal")
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(false)
+    }
+
+    /// Checks the id, which names files in the state directory.
+    pub fn check_id(&self) -> Result<(), ProtocolError> {
+        let ok = !self.id.is_empty()
+            && self.id.len() <= 64
+            && !self.id.starts_with('.')
+            && self
+                .id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+        if ok {
+            Ok(())
+        } else {
+            Err(ProtocolError::BadRequest {
+                message: format!("invalid exec id {:?}", self.id),
+            })
+        }
+    }
+}
+
+/// Answer to [`Request::ExecState`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecInfo {
+    /// The exec's id.
+    pub id: String,
+    /// Its host pid.
+    pub pid: i32,
+    /// Set once it has exited.
+    pub exit: Option<ExitRecord>,
 }
 
 /// The container's status as the shim sees it.
@@ -70,6 +170,8 @@ pub enum Status {
     Created,
     /// Running the user's program.
     Running,
+    /// Every process is frozen.
+    Paused,
     /// Exited; the exit record is final.
     Stopped,
 }
@@ -79,6 +181,7 @@ impl std::fmt::Display for Status {
         f.write_str(match self {
             Status::Created => "created",
             Status::Running => "running",
+            Status::Paused => "paused",
             Status::Stopped => "stopped",
         })
     }
@@ -129,8 +232,15 @@ pub enum Response {
     State(StateInfo),
     /// The request was carried out.
     Done,
-    /// Answer to `Wait`.
+    /// Answer to `Wait` and `ExecWait`.
     Exit(ExitRecord),
+    /// Answer to `Exec`: the exec runs.
+    ExecStarted {
+        /// Its host pid.
+        pid: i32,
+    },
+    /// Answer to `ExecState`.
+    ExecState(ExecInfo),
     /// The request failed.
     Error(ProtocolError),
 }
@@ -172,6 +282,30 @@ pub enum ProtocolError {
         /// What was asked for.
         what: String,
     },
+    /// The process has no terminal to resize.
+    #[error("{what} has no terminal")]
+    NoTerminal {
+        /// The container or exec.
+        what: String,
+    },
+    /// The process has no stdin to close.
+    #[error("{what} has no stdin")]
+    NoStdin {
+        /// The container or exec.
+        what: String,
+    },
+    /// No exec of that id, or (for signals) it has exited.
+    #[error("exec {id} does not exist or has exited")]
+    NoSuchExec {
+        /// The exec's id.
+        id: String,
+    },
+    /// An exec of that id exists already.
+    #[error("exec {id} already exists")]
+    ExecExists {
+        /// The exec's id.
+        id: String,
+    },
     /// The runtime failed to carry out the operation.
     #[error("{op} container {id}: {message}")]
     Runtime {
@@ -191,9 +325,80 @@ impl HasKind for ProtocolError {
             ProtocolError::HelloRequired | ProtocolError::BadRequest { .. } => {
                 ErrorKind::InvalidArgument
             }
-            ProtocolError::FailedPrecondition { .. } => ErrorKind::FailedPrecondition,
+            ProtocolError::FailedPrecondition { .. }
+            | ProtocolError::NoTerminal { .. }
+            | ProtocolError::NoStdin { .. } => ErrorKind::FailedPrecondition,
+            ProtocolError::NoSuchExec { .. } => ErrorKind::NotFound,
+            ProtocolError::ExecExists { .. } => ErrorKind::AlreadyExists,
             ProtocolError::NotImplemented { .. } => ErrorKind::NotImplemented,
             ProtocolError::Runtime { .. } => ErrorKind::Internal,
+        }
+    }
+}
+
+/// Bytes one attached client may have queued before the output pump waits for it; a client
+/// that stays this far behind is disconnected.
+pub const ATTACH_BUFFER: usize = 1024 * 1024;
+
+/// stdcopy stream number of standard output (and of a terminal's output).
+pub const STREAM_STDOUT: u8 = 1;
+/// stdcopy stream number of standard error.
+pub const STREAM_STDERR: u8 = 2;
+
+/// The 8-byte stdcopy header before `len` bytes of `stream`: `[stream, 0, 0, 0, len (u32 BE)]`.
+pub fn frame_header(stream: u8, len: u32) -> [u8; 8] {
+    let n = len.to_be_bytes();
+    [stream, 0, 0, 0, n[0], n[1], n[2], n[3]]
+}
+
+/// The one line a client sends on `attach.sock`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttachRequest {
+    /// Copy the client's bytes to the process's stdin.
+    #[serde(default)]
+    pub stdin: bool,
+    /// Send standard output (stream 1).
+    #[serde(default)]
+    pub stdout: bool,
+    /// Send standard error (stream 2).
+    #[serde(default)]
+    pub stderr: bool,
+    /// Start this exec with its streams on this connection (connected before it runs, so no
+    /// output is lost), instead of attaching to the container's first process. Its stdin is
+    /// closed when the client half-closes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exec: Option<ExecSpec>,
+}
+
+/// The one line the shim answers on `attach.sock`: `{"ok":true,"tty":…}` or `{"error":{…}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum AttachReply {
+    /// Attached; binary frames follow.
+    Attached {
+        /// Always true; tells the two shapes apart on the wire.
+        ok: bool,
+        /// The process has a terminal: all output is stream 1.
+        tty: bool,
+        /// The exec's host pid, when the request started one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pid: Option<i32>,
+    },
+    /// Refused; the shim closes the connection.
+    Error {
+        /// Why.
+        error: ProtocolError,
+    },
+}
+
+impl AttachReply {
+    /// A successful reply.
+    pub fn attached(tty: bool) -> Self {
+        AttachReply::Attached {
+            ok: true,
+            tty,
+            pid: None,
         }
     }
 }
@@ -264,7 +469,25 @@ mod tests {
                 height: 24,
             },
             Request::CloseStdin,
+            Request::Pause,
+            Request::Resume,
             Request::Wait,
+            Request::Exec(ExecSpec {
+                id: "e1".into(),
+                process: serde_json::json!({"args": ["true"], "cwd": "/"}),
+            }),
+            Request::ExecState { id: "e1".into() },
+            Request::ExecWait { id: "e1".into() },
+            Request::ExecKill {
+                id: "e1".into(),
+                signal: 9,
+            },
+            Request::ExecResize {
+                id: "e1".into(),
+                width: 1,
+                height: 2,
+            },
+            Request::ExecCloseStdin { id: "e1".into() },
             Request::Shutdown,
         ] {
             round_trip(r);
@@ -311,6 +534,34 @@ mod tests {
             }
         );
         assert!(serde_json::from_str::<Request>(r#"{"op":"explode"}"#).is_err());
+    }
+
+    #[test]
+    fn attach_handshake_wire_format() {
+        let req: AttachRequest = serde_json::from_str(r#"{"stdin":true,"stdout":true}"#).unwrap();
+        assert_eq!(
+            req,
+            AttachRequest {
+                stdin: true,
+                stdout: true,
+                stderr: false,
+                exec: None,
+            }
+        );
+        let bad = ExecSpec {
+            id: "../x".into(),
+            process: serde_json::Value::Null,
+        };
+        assert!(bad.check_id().is_err());
+        let ok = serde_json::to_string(&AttachReply::attached(true)).unwrap();
+        assert_eq!(ok, r#"{"ok":true,"tty":true}"#);
+        let err = AttachReply::Error {
+            error: ProtocolError::NotImplemented { what: "x".into() },
+        };
+        let text = serde_json::to_string(&err).unwrap();
+        assert_eq!(text, r#"{"error":{"kind":"not_implemented","what":"x"}}"#);
+        assert_eq!(serde_json::from_str::<AttachReply>(&text).unwrap(), err);
+        assert_eq!(frame_header(2, 258), [2, 0, 0, 0, 0, 0, 1, 2]);
     }
 
     #[test]

@@ -8,14 +8,28 @@
 //! `delete` (cgroups and runtime state removed). `kill` is valid after `create` and before the
 //! exit has been reaped.
 
+use std::fs::File;
+use std::io;
 use std::os::fd::OwnedFd;
+use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use libcontainer::container::builder::ContainerBuilder;
 use libcontainer::container::Container;
 use libcontainer::signal::Signal;
 use libcontainer::syscall::syscall::SyscallType;
 use silo_errdefs::{ErrorKind, HasKind};
+
+/// How the container's PID 1 gets its standard streams.
+#[derive(Debug)]
+pub enum ContainerIo {
+    /// Pipes (and a FIFO or /dev/null for stdin).
+    Pipes(Stdio),
+    /// A pseudo-terminal made inside the container: the runtime connects to this unix socket
+    /// and sends the pty master over it (the OCI console-socket protocol).
+    Console(PathBuf),
+}
 
 /// The container's standard streams, handed to its PID 1.
 #[derive(Debug)]
@@ -49,12 +63,16 @@ impl HasKind for RuntimeError {
 
 /// What a runtime is asked to do for one container. See the module doc for the lifecycle.
 pub trait Runtime: Send {
-    /// Creates the container with `stdio`; returns the host pid of its PID 1.
-    fn create(&mut self, stdio: Stdio) -> Result<i32, RuntimeError>;
+    /// Creates the container with `io`; returns the host pid of its PID 1.
+    fn create(&mut self, io: ContainerIo) -> Result<i32, RuntimeError>;
     /// Executes the user's program in a created container.
     fn start(&mut self) -> Result<(), RuntimeError>;
     /// Signals PID 1, or every process in the container's cgroup with `all`.
     fn kill(&mut self, signal: i32, all: bool) -> Result<(), RuntimeError>;
+    /// Freezes every process of the container (cgroup freezer).
+    fn pause(&mut self) -> Result<(), RuntimeError>;
+    /// Thaws a paused container.
+    fn resume(&mut self) -> Result<(), RuntimeError>;
     /// Removes what the container held on the host (cgroups, runtime state), killing any process
     /// still in it.
     fn delete(&mut self) -> Result<(), RuntimeError>;
@@ -115,16 +133,21 @@ fn err(op: &'static str, id: &str, e: impl std::fmt::Display) -> RuntimeError {
 }
 
 impl Runtime for Youki {
-    fn create(&mut self, stdio: Stdio) -> Result<i32, RuntimeError> {
+    fn create(&mut self, io: ContainerIo) -> Result<i32, RuntimeError> {
         let id = &self.id;
-        let container = ContainerBuilder::new(id.clone(), SyscallType::default())
+        let builder = ContainerBuilder::new(id.clone(), SyscallType::default())
             .validate_id()
             .map_err(|e| err("create", id, e))?
             .with_root_path(&self.root)
-            .map_err(|e| err("create", id, e))?
-            .with_stdin(stdio.stdin)
-            .with_stdout(stdio.stdout)
-            .with_stderr(stdio.stderr)
+            .map_err(|e| err("create", id, e))?;
+        let builder = match io {
+            ContainerIo::Pipes(stdio) => builder
+                .with_stdin(stdio.stdin)
+                .with_stdout(stdio.stdout)
+                .with_stderr(stdio.stderr),
+            ContainerIo::Console(socket) => builder.with_console_socket(Some(socket)),
+        };
+        let container = builder
             .as_init(&self.bundle)
             // The shim owns the cgroup path given in config.json; no systemd on this host path.
             .with_systemd(false)
@@ -153,6 +176,20 @@ impl Runtime for Youki {
             .map_err(|e| err("kill", &id, e))
     }
 
+    fn pause(&mut self) -> Result<(), RuntimeError> {
+        let id = self.id.clone();
+        self.container("pause")?
+            .pause()
+            .map_err(|e| err("pause", &id, e))
+    }
+
+    fn resume(&mut self) -> Result<(), RuntimeError> {
+        let id = self.id.clone();
+        self.container("resume")?
+            .resume()
+            .map_err(|e| err("resume", &id, e))
+    }
+
     fn delete(&mut self) -> Result<(), RuntimeError> {
         let id = self.id.clone();
         self.container("delete")?
@@ -173,6 +210,69 @@ impl Runtime for Youki {
     fn oom_killed(&self) -> bool {
         cgroups_path(&self.bundle).is_some_and(|p| oom_killed_in(Path::new("/sys/fs/cgroup"), &p))
     }
+}
+
+/// Accepts the runtime's console-socket connection (already queued: it connected while it
+/// created the process) and takes the pty master it sent.
+pub fn receive_console(listener: &UnixListener, timeout: Duration) -> io::Result<File> {
+    listener.set_nonblocking(true)?;
+    let deadline = Instant::now() + timeout;
+    let conn: UnixStream = loop {
+        match listener.accept() {
+            Ok((conn, _)) => break conn,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    conn.set_nonblocking(false)?;
+    conn.set_read_timeout(Some(timeout))?;
+    let mut name = [0u8; 64];
+    match crate::sys::recv_fd(&conn, &mut name)? {
+        (Some(fd), _) => Ok(File::from(fd)),
+        (None, _) => Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "the runtime sent no pty master",
+        )),
+    }
+}
+
+/// Starts `process` (an OCI process JSON file) inside running container `id` whose runtime
+/// state is under `root` (libcontainer's tenant builder: joins its namespaces and cgroup), with
+/// this process's stdio, or a pty sent to `console_socket`. Returns the new process's host pid
+/// once it has executed its program. Must run in a single-threaded process: it forks.
+pub fn exec(
+    id: &str,
+    root: &Path,
+    process: &Path,
+    console_socket: Option<&Path>,
+) -> Result<i32, RuntimeError> {
+    let builder = ContainerBuilder::new(id.to_string(), SyscallType::default())
+        .with_root_path(root)
+        .map_err(|e| err("exec in", id, e))?
+        .with_console_socket(console_socket);
+    let pid = builder
+        .as_tenant()
+        .with_process(Some(process))
+        .with_detach(true)
+        .build()
+        .map_err(|e| err("exec in", id, e))?;
+    Ok(pid.as_raw())
+}
+
+/// `process.consoleSize` from the bundle's config.json, as (width, height).
+pub fn console_size(bundle: &Path) -> Option<(u16, u16)> {
+    let data = std::fs::read(bundle.join("config.json")).ok()?;
+    let spec: serde_json::Value = serde_json::from_slice(&data).ok()?;
+    size_of_process(spec.get("process")?)
+}
+
+/// `consoleSize` of an OCI process object, as (width, height).
+pub fn size_of_process(process: &serde_json::Value) -> Option<(u16, u16)> {
+    let size = process.get("consoleSize")?;
+    let dim = |k: &str| size.get(k)?.as_u64().and_then(|v| u16::try_from(v).ok());
+    Some((dim("width")?, dim("height")?))
 }
 
 /// `linux.cgroupsPath` from the bundle's config.json, relative to a hierarchy root.

@@ -120,6 +120,52 @@ pub fn clear_sigmask_on_spawn(cmd: &mut std::process::Command) {
     }
 }
 
+/// Sets SIGPIPE's disposition: the default (die) or ignored. Rust's runtime ignores SIGPIPE,
+/// and an ignored disposition survives fork and exec: a container forked by this process
+/// would inherit it, and `yes | head` would spin forever. The shim restores the default
+/// around the runtime's fork and ignores it again after (it writes to sockets that may close).
+pub fn set_sigpipe_default(default: bool) -> io::Result<()> {
+    let handler = if default {
+        libc::SIG_DFL
+    } else {
+        libc::SIG_IGN
+    };
+    // SAFETY: installing SIG_DFL or SIG_IGN runs no code in signal context.
+    if unsafe { libc::signal(libc::SIGPIPE, handler) } == libc::SIG_ERR {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Makes `cmd`'s child get descriptor `fd` of this process as its descriptor `target`
+/// (without close-on-exec), e.g. a report socket on fd 3.
+pub fn pass_fd_on_spawn(cmd: &mut std::process::Command, fd: i32, target: i32) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs between fork and exec and only calls dup2 and fcntl, which are
+    // async-signal-safe; it touches no locks and allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            if fd == target {
+                if libc::fcntl(fd, libc::F_SETFD, 0) < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+            } else if libc::dup2(fd, target) < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Makes glibc's malloc use one arena for every thread. By default each thread that allocates
+/// gets an arena of its own, whose touched pages stay resident; the supervisor's threads
+/// allocate little and rarely at once, so sharing one arena is cheaper in memory than the
+/// contention it might cost.
+pub fn single_malloc_arena() {
+    // SAFETY: mallopt only adjusts allocator parameters; M_ARENA_MAX takes a count.
+    unsafe { libc::mallopt(libc::M_ARENA_MAX, 1) };
+}
+
 /// Reaps one exited child of any kind without blocking; `None` when nothing is ready.
 pub fn reap_any() -> Option<(i32, ChildExit)> {
     let mut status = 0;
@@ -227,6 +273,119 @@ pub fn mkfifo(path: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Sets the window size of the terminal behind `fd` (TIOCSWINSZ); the kernel sends SIGWINCH
+/// to the terminal's foreground process group.
+pub fn set_winsize(fd: &impl AsRawFd, width: u16, height: u16) -> io::Result<()> {
+    let ws = libc::winsize {
+        ws_row: height,
+        ws_col: width,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ reads one `winsize` through the pointer, which is valid for the call.
+    if unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, &ws) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Sends `fd` over the unix socket `sock` (SCM_RIGHTS) with `payload` as the message bytes.
+pub fn send_fd(sock: &impl AsRawFd, fd: &impl AsRawFd, payload: &[u8]) -> io::Result<()> {
+    let raw = fd.as_raw_fd();
+    // SAFETY: CMSG_SPACE is a pure size computation.
+    let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<i32>() as u32) } as usize;
+    let mut control = vec![0u8; space];
+    let mut iov = libc::iovec {
+        iov_base: payload.as_ptr() as *mut libc::c_void,
+        iov_len: payload.len(),
+    };
+    // SAFETY: msghdr is plain data; zeroed is a valid empty header that we fill in below.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = space as _;
+    // SAFETY: `msg` points at `control`, which has room for one cmsg carrying one descriptor;
+    // CMSG_FIRSTHDR is therefore non-null and CMSG_DATA is inside `control`.
+    let rc = unsafe {
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        (*cmsg).cmsg_level = libc::SOL_SOCKET;
+        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<i32>() as u32) as _;
+        std::ptr::copy_nonoverlapping(
+            (&raw as *const i32).cast::<u8>(),
+            libc::CMSG_DATA(cmsg),
+            std::mem::size_of::<i32>(),
+        );
+        libc::sendmsg(sock.as_raw_fd(), &msg, libc::MSG_NOSIGNAL)
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Receives one message on `sock` with up to `payload.len()` bytes and the descriptor sent
+/// with it (SCM_RIGHTS, made close-on-exec), if any; returns it and the number of bytes.
+pub fn recv_fd(sock: &impl AsRawFd, payload: &mut [u8]) -> io::Result<(Option<OwnedFd>, usize)> {
+    // SAFETY: CMSG_SPACE is a pure size computation.
+    let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<i32>() as u32) } as usize;
+    let mut control = vec![0u8; space];
+    let mut iov = libc::iovec {
+        iov_base: payload.as_mut_ptr().cast(),
+        iov_len: payload.len(),
+    };
+    // SAFETY: msghdr is plain data; zeroed is a valid empty header that we fill in below.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = space as _;
+    let n = loop {
+        // SAFETY: `msg` points at live buffers `iov`/`payload` and `control` of the given sizes.
+        let n = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
+        if n >= 0 {
+            break n as usize;
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    };
+    // SAFETY: the kernel filled `msg`; CMSG_FIRSTHDR returns null or a header inside `control`,
+    // and a SCM_RIGHTS header of at least CMSG_LEN(4) bytes carries a descriptor we now own.
+    unsafe {
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        if !cmsg.is_null()
+            && (*cmsg).cmsg_level == libc::SOL_SOCKET
+            && (*cmsg).cmsg_type == libc::SCM_RIGHTS
+            && (*cmsg).cmsg_len as usize
+                >= libc::CMSG_LEN(std::mem::size_of::<i32>() as u32) as usize
+        {
+            let mut fd = 0i32;
+            std::ptr::copy_nonoverlapping(
+                libc::CMSG_DATA(cmsg),
+                (&mut fd as *mut i32).cast::<u8>(),
+                std::mem::size_of::<i32>(),
+            );
+            return Ok((Some(OwnedFd::from_raw_fd(fd)), n));
+        }
+    }
+    Ok((None, n))
+}
+
+/// Takes ownership of descriptor `fd` inherited from the parent (the exec helper's report
+/// socket), if it is open.
+pub fn inherited_fd(fd: i32) -> Option<OwnedFd> {
+    // SAFETY: F_GETFD only inspects the descriptor table.
+    if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+        return None;
+    }
+    // SAFETY: the descriptor is open and nothing else in this process owns it: it was handed
+    // down by the parent, and this is called once, at startup.
+    Some(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
 /// True if `pid` exists and is not a zombie.
 pub fn alive(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
@@ -248,6 +407,24 @@ mod tests {
         assert_eq!(ChildExit::Signaled(15).code(), 143);
         assert_eq!(ChildExit::Signaled(9).signal(), Some(9));
         assert_eq!(ChildExit::Exited(0).signal(), None);
+    }
+
+    #[test]
+    fn descriptors_pass_over_a_socket() {
+        use std::io::{Read, Write};
+        let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let (mut r, w) = pipe().unwrap();
+        send_fd(&a, &w, b"hello").unwrap();
+        drop(w);
+        let mut buf = [0u8; 16];
+        let (fd, n) = recv_fd(&b, &mut buf).unwrap();
+        assert_eq!(&buf[..n], b"hello");
+        let mut w = File::from(fd.unwrap());
+        w.write_all(b"x").unwrap();
+        drop(w);
+        let mut s = String::new();
+        r.read_to_string(&mut s).unwrap();
+        assert_eq!(s, "x");
     }
 
     #[test]

@@ -4,207 +4,19 @@
 //!
 //! Needs root (namespaces, cgroups) and Debian's busybox-static; skipped otherwise.
 
+mod common;
+
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::symlink;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use serde_json::json;
-use silo_shim::logs::{read_logs, Stream};
+use common::{can_run, wait_until, Container, HOSTNAME, SHIM};
+use silo_shim::logs::Stream;
+use silo_shim::protocol::PROTOCOL_VERSION;
 use silo_shim::sys;
 use silo_shim::{ProtocolError, ShimClient, Status};
-
-const SHIM: &str = env!("CARGO_BIN_EXE_silo-shim");
-const HOSTNAME: &str = "silobox";
-
-fn can_run() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    let ok = root && Path::new("/bin/busybox").exists();
-    if !ok {
-        eprintln!("skipped: needs root and /bin/busybox (busybox-static)");
-    }
-    ok
-}
-
-/// A bundle, a state dir and a running shim; everything is torn down on drop, even when the
-/// test failed half-way.
-struct Container {
-    id: String,
-    cgroup: String,
-    dir: tempfile::TempDir,
-    shim_pid: Option<i32>,
-}
-
-impl Container {
-    fn bundle(&self) -> PathBuf {
-        self.dir.path().join("bundle")
-    }
-
-    fn state(&self) -> PathBuf {
-        self.dir.path().join("state")
-    }
-
-    fn socket(&self) -> PathBuf {
-        self.state().join("shim.sock")
-    }
-
-    /// Writes the bundle for `args` and runs `silo-shim run` with `extra` flags.
-    fn run(name: &str, args: &[&str], extra: &[&str]) -> Self {
-        let id = format!("silo-test-{name}-{}", std::process::id());
-        let dir = tempfile::tempdir().unwrap();
-        let mut c = Container {
-            cgroup: format!("/{id}"),
-            id,
-            dir,
-            shim_pid: None,
-        };
-        write_bundle(&c.bundle(), args, &c.cgroup);
-        let out = Command::new(SHIM)
-            .args(["run", "--id", &c.id, "--bundle"])
-            .arg(c.bundle())
-            .arg("--state")
-            .arg(c.state())
-            .args(extra)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "shim run failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let msg: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        c.shim_pid = Some(msg["pid"].as_i64().unwrap() as i32);
-        assert_eq!(msg["socket"], json!(c.socket()));
-        c
-    }
-
-    fn client(&self) -> ShimClient {
-        ShimClient::connect(&self.socket()).unwrap()
-    }
-
-    fn logs(&self) -> Vec<(Stream, String)> {
-        read_logs(&self.state(), None, None, None)
-            .unwrap()
-            .into_iter()
-            .map(|l| (l.stream, l.log))
-            .collect()
-    }
-
-    fn wait_for_log(&self, text: &str) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !self.logs().iter().any(|(_, l)| l == text) {
-            assert!(
-                Instant::now() < deadline,
-                "no {text:?} in {:?}",
-                self.logs()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn shutdown(&mut self, client: &mut ShimClient) {
-        client.shutdown().unwrap();
-        let pid = self.shim_pid.take().unwrap();
-        wait_until(|| !sys::alive(pid), "shim exits after Shutdown");
-        assert!(!self.socket().exists(), "socket removed on shutdown");
-    }
-}
-
-impl Drop for Container {
-    fn drop(&mut self) {
-        if let Some(pid) = self.shim_pid.take() {
-            let _ = sys::kill(pid, libc::SIGKILL);
-        }
-        // Kills whatever is left in the container and removes its cgroups and runtime state.
-        let _ = Command::new(SHIM)
-            .args(["cleanup", "--id", &self.id, "--bundle"])
-            .arg(self.bundle())
-            .arg("--state")
-            .arg(self.state())
-            .output();
-        for hierarchy in fs::read_dir("/sys/fs/cgroup")
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            let _ = fs::remove_dir(hierarchy.path().join(self.cgroup.trim_start_matches('/')));
-        }
-        let _ = fs::remove_dir(format!("/sys/fs/cgroup/unified{}", self.cgroup));
-        let _ = Command::new("umount")
-            .arg("-R")
-            .arg(self.bundle().join("rootfs"))
-            .output();
-    }
-}
-
-fn wait_until(mut f: impl FnMut() -> bool, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out: {what}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// A busybox rootfs plus, read-only, the host's libraries and this very shim binary at
-/// `/silo/silo-shim`, so `silo-shim init` can run as the container's PID 1 (Docker bind-mounts
-/// docker-init the same way).
-fn write_bundle(bundle: &Path, args: &[&str], cgroup: &str) {
-    let rootfs = bundle.join("rootfs");
-    for d in [
-        "bin",
-        "proc",
-        "dev",
-        "tmp",
-        "etc",
-        "usr/lib",
-        "usr/lib64",
-        "silo",
-    ] {
-        fs::create_dir_all(rootfs.join(d)).unwrap();
-    }
-    fs::copy("/bin/busybox", rootfs.join("bin/busybox")).unwrap();
-    for cmd in ["sh", "echo", "sleep", "cat", "ps", "hostname"] {
-        symlink("busybox", rootfs.join("bin").join(cmd)).unwrap();
-    }
-    symlink("usr/lib", rootfs.join("lib")).unwrap();
-    symlink("usr/lib64", rootfs.join("lib64")).unwrap();
-    fs::File::create(rootfs.join("silo/silo-shim")).unwrap();
-    fs::File::create(rootfs.join("etc/ld.so.cache")).unwrap();
-    let bind = |src: &str, dst: &str| json!({"destination": dst, "type": "bind", "source": src, "options": ["rbind", "ro"]});
-    let config = json!({
-        "ociVersion": "1.0.2",
-        "process": {
-            "terminal": false,
-            "user": {"uid": 0, "gid": 0},
-            "args": args,
-            "env": ["PATH=/bin"],
-            "cwd": "/"
-        },
-        "root": {"path": "rootfs"},
-        "hostname": HOSTNAME,
-        "mounts": [
-            {"destination": "/proc", "type": "proc", "source": "proc"},
-            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
-             "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
-            bind("/usr/lib", "/usr/lib"),
-            bind("/usr/lib64", "/usr/lib64"),
-            bind("/etc/ld.so.cache", "/etc/ld.so.cache"),
-            bind(SHIM, "/silo/silo-shim"),
-        ],
-        "linux": {
-            "cgroupsPath": cgroup,
-            "namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "uts"}, {"type": "ipc"}]
-        }
-    });
-    fs::write(
-        bundle.join("config.json"),
-        serde_json::to_vec_pretty(&config).unwrap(),
-    )
-    .unwrap();
-}
 
 #[test]
 fn output_isolation_and_exit_code() {
@@ -295,13 +107,9 @@ fn protocol_lifecycle_with_no_start() {
     let mut c = Container::run("proto", &["sleep", "1000"], &["--no-start"]);
     match ShimClient::connect_with_version(&c.socket(), 99) {
         Err(silo_shim::ClientError::Shim {
-            source:
-                ProtocolError::VersionMismatch {
-                    shim: 1,
-                    client: 99,
-                },
+            source: ProtocolError::VersionMismatch { shim, client: 99 },
             ..
-        }) => {}
+        }) => assert_eq!(shim, PROTOCOL_VERSION),
         other => panic!("{other:?}"),
     }
     let mut client = c.client();
@@ -323,7 +131,7 @@ fn protocol_lifecycle_with_no_start() {
     assert!(matches!(
         resize,
         Err(silo_shim::ClientError::Shim {
-            source: ProtocolError::NotImplemented { .. },
+            source: ProtocolError::NoTerminal { .. },
             ..
         })
     ));

@@ -66,6 +66,17 @@ pub struct Flags {
     /// Log level: error, warn, info, debug, trace.
     #[arg(short = 'l', long)]
     pub log_level: Option<String>,
+    /// The static init run as PID 1 of containers with init (silo's default; Docker's
+    /// --init). Default: silo-init beside silod, then ../init/release/silo-init (a repo build,
+    /// see scripts/build-init.sh), then /usr/local/lib/silo/silo-init.
+    #[arg(long)]
+    pub init_path: Option<PathBuf>,
+    /// Default log driver of containers; silo writes json-file logs only.
+    #[arg(long)]
+    pub log_driver: Option<String>,
+    /// Default json-file log options of containers: max-size=10m, max-file=3 (repeatable).
+    #[arg(long = "log-opt")]
+    pub log_opts: Vec<String>,
 }
 
 /// `daemon.json`, with Docker's key names.
@@ -88,6 +99,10 @@ pub struct FileConfig {
     pub tlscert: Option<PathBuf>,
     pub tlskey: Option<PathBuf>,
     pub log_level: Option<String>,
+    pub init_path: Option<PathBuf>,
+    pub log_driver: Option<String>,
+    #[serde(default)]
+    pub log_opts: std::collections::BTreeMap<String, String>,
 }
 
 /// Where and how to listen.
@@ -117,6 +132,10 @@ pub struct DaemonConfig {
     pub default_isolation: String,
     pub tls: Option<Tls>,
     pub log_level: String,
+    /// `init-path` when set; otherwise the runtime looks in its default places.
+    pub init_path: Option<PathBuf>,
+    /// `log-opts`: defaults for every container's `--log-opt` (`max-size`, `max-file`).
+    pub log_opts: std::collections::BTreeMap<String, String>,
 }
 
 impl FileConfig {
@@ -175,6 +194,21 @@ pub fn merge(flags: Flags, file: FileConfig) -> Result<DaemonConfig> {
         flags.log_level.is_some(),
         file.log_level.is_some(),
     );
+    both(
+        "init-path",
+        flags.init_path.is_some(),
+        file.init_path.is_some(),
+    );
+    both(
+        "log-opts",
+        !flags.log_opts.is_empty(),
+        !file.log_opts.is_empty(),
+    );
+    both(
+        "log-driver",
+        flags.log_driver.is_some(),
+        file.log_driver.is_some(),
+    );
     if !conflicts.is_empty() {
         bail!(
             "the following directives are specified both as a flag and in the configuration file: {} (from {})",
@@ -216,6 +250,36 @@ pub fn merge(flags: Flags, file: FileConfig) -> Result<DaemonConfig> {
         None
     };
     check_tcp_exposure(&hosts, tls.as_ref(), flags.allow_insecure_loopback_tcp)?;
+    match flags.log_driver.as_deref().or(file.log_driver.as_deref()) {
+        None | Some("json-file") => {}
+        Some(other) => bail!("unsupported log-driver {other:?}: silo writes json-file logs"),
+    }
+    let log_opts = if flags.log_opts.is_empty() {
+        file.log_opts.clone()
+    } else {
+        flags
+            .log_opts
+            .iter()
+            .map(|o| match o.split_once('=') {
+                Some((k, v)) => Ok((k.to_string(), v.to_string())),
+                None => bail!("invalid --log-opt {o:?}: expected key=value"),
+            })
+            .collect::<Result<_>>()?
+    };
+    for (key, value) in &log_opts {
+        match key.as_str() {
+            "max-size" => {
+                silo_shim::logs::parse_size(value)
+                    .with_context(|| format!("invalid log-opts max-size {value:?}"))?;
+            }
+            "max-file" => {
+                if !value.parse::<u32>().is_ok_and(|n| n >= 1) {
+                    bail!("invalid log-opts max-file {value:?}: expected a positive integer");
+                }
+            }
+            other => bail!("unsupported log-opt {other:?} (json-file supports max-size, max-file)"),
+        }
+    }
     Ok(DaemonConfig {
         hosts,
         data_root: flags
@@ -234,6 +298,8 @@ pub fn merge(flags: Flags, file: FileConfig) -> Result<DaemonConfig> {
             .log_level
             .or(file.log_level)
             .unwrap_or_else(|| "info".into()),
+        init_path: flags.init_path.or(file.init_path),
+        log_opts,
     })
 }
 
@@ -332,6 +398,44 @@ mod tests {
         assert_eq!(c.insecure_registries, vec!["10.0.0.0/8"]);
         assert_eq!(c.default_isolation, "hyperv");
         assert!(serde_json::from_str::<FileConfig>(r#"{"no-such-key": 1}"#).is_err());
+    }
+
+    #[test]
+    fn log_opts_are_dockers_and_validated() {
+        let file: FileConfig = serde_json::from_str(
+            r#"{"log-driver": "json-file", "log-opts": {"max-size": "10m", "max-file": "3"}}"#,
+        )
+        .unwrap();
+        let c = merge(flags(&[]), file).unwrap();
+        assert_eq!(c.log_opts["max-size"], "10m");
+        assert_eq!(c.log_opts["max-file"], "3");
+        let c = merge(flags(&["--log-opt", "max-size=1k"]), FileConfig::default()).unwrap();
+        assert_eq!(c.log_opts["max-size"], "1k");
+        for bad in [
+            r#"{"log-opts": {"max-size": "lots"}}"#,
+            r#"{"log-opts": {"max-file": "0"}}"#,
+            r#"{"log-opts": {"labels": "a"}}"#,
+            r#"{"log-driver": "syslog"}"#,
+        ] {
+            let file: FileConfig = serde_json::from_str(bad).unwrap();
+            assert!(merge(flags(&[]), file).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn init_path_comes_from_the_flag_or_the_file_not_both() {
+        assert_eq!(
+            merge(flags(&[]), FileConfig::default()).unwrap().init_path,
+            None
+        );
+        let file: FileConfig = serde_json::from_str(r#"{"init-path": "/opt/init"}"#).unwrap();
+        let c = merge(flags(&[]), file).unwrap();
+        assert_eq!(c.init_path, Some(PathBuf::from("/opt/init")));
+        let c = merge(flags(&["--init-path", "/x/init"]), FileConfig::default()).unwrap();
+        assert_eq!(c.init_path, Some(PathBuf::from("/x/init")));
+        let file: FileConfig = serde_json::from_str(r#"{"init-path": "/opt/init"}"#).unwrap();
+        let err = merge(flags(&["--init-path", "/x/init"]), file).unwrap_err();
+        assert!(err.to_string().contains("init-path"), "{err}");
     }
 
     #[test]

@@ -50,13 +50,14 @@ async fn serve(config: DaemonConfig) -> Result<()> {
     std::fs::create_dir_all(&config.data_root)
         .with_context(|| format!("create data root {}", config.data_root.display()))?;
     let _pidfile = pidfile::PidFile::create(&config.pidfile)?;
-    let runtime = runtime::build(&config.data_root)?;
+    let runtime = runtime::build(&config.data_root, config.init_path.as_deref())?;
     let engine = Engine::open_with(
         EngineConfig {
             data_root: config.data_root.clone(),
             insecure_registries: config.insecure_registries.clone(),
             registry_mirrors: config.registry_mirrors.clone(),
             default_isolation: config.default_isolation.clone(),
+            default_log_opts: config.log_opts.clone(),
         },
         runtime,
     )
@@ -70,6 +71,16 @@ async fn serve(config: DaemonConfig) -> Result<()> {
                 path: path.clone(),
                 mode: 0o660,
             },
+            Host::Tcp(addr) if config.tls.is_none() => {
+                // Only reachable with --allow-insecure-loopback-tcp (config refuses otherwise).
+                tracing::warn!(
+                    "listening on tcp://{addr} without TLS: any local user can reach the API and so become root on this host"
+                );
+                Listener::Tcp {
+                    addr: *addr,
+                    tls: None,
+                }
+            }
             Host::Tcp(addr) => Listener::Tcp {
                 addr: *addr,
                 tls: config.tls.as_ref().map(|t| TlsConfig {

@@ -1,16 +1,21 @@
 //! Builds the compute service containers run on: the process backend, with its state under
-//! `<data_root>/c` and the `silo-shim` binary installed next to `silod`.
+//! `<data_root>/c`, the `silo-shim` binary installed next to `silod` and the static
+//! `silo-init` that containers run as PID 1 (see [`init_path`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use silo_compute::host::CgroupInfo;
-use silo_compute::process::ProcessComputeService;
+use silo_compute::process::{check_init_binary, ProcessComputeService};
 use silo_engine::ContainerRuntime;
 
 /// The shim's executable name, looked up in `silod`'s own directory.
 const SHIM_BINARY: &str = "silo-shim";
+/// The init's executable name.
+const INIT_BINARY: &str = "silo-init";
+/// Where `scripts/setup.sh` installs the init.
+pub const INSTALLED_INIT: &str = "/usr/local/lib/silo/silo-init";
 /// `sun_path` holds 108 bytes including the NUL.
 const MAX_SOCKET_PATH: usize = 107;
 /// Length of a container id, which names each system's state directory.
@@ -31,9 +36,52 @@ pub fn state_root(data_root: &Path) -> Result<PathBuf> {
     Ok(root)
 }
 
+/// Where the init is looked for when `init-path` is not set, in order: beside `silod` (an
+/// install that keeps them together), `<exe dir>/../init/release/silo-init` (so the repo's
+/// `target/debug/silod` finds what `scripts/build-init.sh` built in `target/init/release`),
+/// then [`INSTALLED_INIT`].
+pub fn init_candidates(exe_dir: &Path) -> Vec<PathBuf> {
+    let mut out = vec![exe_dir.join(INIT_BINARY)];
+    if let Some(target) = exe_dir.parent() {
+        out.push(target.join("init").join("release").join(INIT_BINARY));
+    }
+    out.push(PathBuf::from(INSTALLED_INIT));
+    out
+}
+
+/// The configured init, else the first default candidate that exists, else the installed
+/// location (so errors name where it was expected). Logs a warning when the result cannot run
+/// in containers; creates with init then fail naming the path, until it is installed.
+pub fn init_path(configured: Option<&Path>, exe_dir: &Path) -> PathBuf {
+    let candidates = init_candidates(exe_dir);
+    let path = match configured {
+        Some(p) => p.to_path_buf(),
+        None => candidates
+            .iter()
+            .find(|p| p.exists())
+            .cloned()
+            .unwrap_or_else(|| PathBuf::from(INSTALLED_INIT)),
+    };
+    match check_init_binary(&path) {
+        Ok(()) => tracing::info!(init = %path.display(), "container init"),
+        Err(e) if configured.is_none() => {
+            let tried: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
+            tracing::warn!(
+                "{e}; looked in {}: containers with init (the default) cannot be created until it is there",
+                tried.join(", ")
+            );
+        }
+        Err(e) => tracing::warn!(
+            "{e}: containers with init (the default) cannot be created until it is fixed"
+        ),
+    }
+    path
+}
+
 /// The container runtime, or `None` (containers unavailable, images still served) when the
-/// host lacks what it needs: the shim binary or cgroups.
-pub fn build(data_root: &Path) -> Result<Option<ContainerRuntime>> {
+/// host lacks what it needs: the shim binary or cgroups. `init` is the configured
+/// `init-path`, if any.
+pub fn build(data_root: &Path, init: Option<&Path>) -> Result<Option<ContainerRuntime>> {
     let state_root = state_root(data_root)?;
     let exe = std::env::current_exe().context("find silod's own path")?;
     let shim = exe
@@ -51,7 +99,8 @@ pub fn build(data_root: &Path) -> Result<Option<ContainerRuntime>> {
             return Ok(None);
         }
     };
-    let service = ProcessComputeService::new(state_root.clone(), shim, cgroups)
+    let init = init_path(init, exe.parent().unwrap_or(Path::new("/")));
+    let service = ProcessComputeService::new(state_root.clone(), shim, init, cgroups)
         .with_context(|| format!("create container state root {}", state_root.display()))?;
     Ok(Some(ContainerRuntime {
         compute: Arc::new(service),
@@ -69,5 +118,29 @@ mod tests {
         let long = PathBuf::from(format!("/{}", "x".repeat(60)));
         let err = state_root(&long).unwrap_err().to_string();
         assert!(err.contains("too long"), "{err}");
+    }
+
+    #[test]
+    fn the_init_is_found_beside_silod_then_in_the_repo_build_then_installed() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("debug");
+        std::fs::create_dir(&bin).unwrap();
+        assert_eq!(
+            init_candidates(&bin),
+            vec![
+                bin.join("silo-init"),
+                dir.path().join("init/release/silo-init"),
+                PathBuf::from(INSTALLED_INIT),
+            ]
+        );
+        let repo_build = dir.path().join("init/release/silo-init");
+        std::fs::create_dir_all(repo_build.parent().unwrap()).unwrap();
+        std::fs::write(&repo_build, b"").unwrap();
+        assert_eq!(init_path(None, &bin), repo_build);
+        std::fs::write(bin.join("silo-init"), b"").unwrap();
+        assert_eq!(init_path(None, &bin), bin.join("silo-init"));
+        // An explicit init-path wins, even when it does not exist (the warning names it).
+        let explicit = Path::new("/nowhere/silo-init");
+        assert_eq!(init_path(Some(explicit), &bin), explicit);
     }
 }

@@ -9,7 +9,9 @@ pub mod daemon;
 pub mod fixtures;
 pub mod http;
 pub mod registry;
+pub mod world;
 
 pub use cmd::{run_fail, run_ok};
 pub use daemon::TestDaemon;
 pub use registry::TestRegistry;
+pub use world::{can_run_containers, World};

@@ -372,10 +372,12 @@ async fn errors_carry_docker_status_codes_and_json_messages() {
     assert_eq!(r.status, 404, "{r:#?}");
     assert_eq!(r.message(), "No such container: nope", "{r:#?}");
 
-    // Container routes silo does not serve yet still say so.
+    // Container routes silo does not serve yet still say so (top is served: 404 here).
     let r = w.raw("GET", "/containers/nope/top", "", b"");
+    assert_eq!(r.status, 404, "{r:#?}");
+    let r = w.raw("GET", "/containers/nope/changes", "", b"");
     assert_eq!(r.status, 501, "{r:#?}");
-    eprintln!("GET /containers/nope/top: 501 {}", r.message());
+    eprintln!("GET /containers/nope/changes: 501 {}", r.message());
 }
 
 /// Regression: an unparsable name on the image endpoints was answered `404 No such image`

@@ -102,6 +102,7 @@ fn detached_lifecycle_with_the_docker_cli() {
     let id = w.docker(&[
         "run",
         "-d",
+        "--init=false",
         "--name",
         "web",
         img,
@@ -135,7 +136,7 @@ fn detached_lifecycle_with_the_docker_cli() {
     let err = w.docker_fail(&["rmi", img]);
     assert!(err.contains("conflict"), "{err}");
 
-    // busybox sh as PID 1 ignores SIGTERM (no init yet): stop kills it after the timeout.
+    // busybox sh as PID 1 (--init=false) ignores SIGTERM: stop kills it after the timeout.
     let started = Instant::now();
     w.docker(&["stop", "-t", "1", "web"]);
     assert!(
@@ -233,8 +234,9 @@ fn detached_lifecycle_with_the_docker_cli() {
 
     let err = w.docker_fail(&["inspect", "--type", "container", "nope"]);
     assert!(err.contains("No such container"), "{err}");
+    // top is served now; a stopped container has no processes to show.
     let err = w.docker_fail(&["top", "web"]);
-    assert!(err.contains("not implement"), "{err}");
+    assert!(err.contains("is not running"), "{err}");
 
     w.docker(&["rm", "web", "three", "talker"]);
     w.docker(&["rmi", img]);
@@ -272,6 +274,24 @@ fn containers_survive_a_daemon_crash() {
     let logs = w.wait_for_log("survivor", "after");
     assert_eq!(logs, "before\nafter\n");
 
+    // The init (silo's default) forwards the stop signal: sh dies of it, 128 + 15.
     w.docker(&["stop", "-t", "1", "survivor"]);
-    assert_eq!(w.state("survivor"), "exited 137");
+    assert_eq!(w.state("survivor"), "exited 143");
+}
+
+#[test]
+fn stop_is_prompt_because_an_init_is_pid_1_by_default() {
+    if !can_run() {
+        return;
+    }
+    let w = World::new();
+    // `sleep` installs no SIGTERM handler: as PID 1 it would ignore the stop signal and wait
+    // out the 10 s timeout. silo-init is PID 1 unless --init=false, and forwards it.
+    w.docker(&["run", "-d", "--name", "sleeper", &w.image, "sleep", "1000"]);
+    let started = Instant::now();
+    w.docker(&["stop", "sleeper"]);
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(2), "stop took {took:?}");
+    assert_eq!(w.state("sleeper"), "exited 143");
+    w.docker(&["rm", "sleeper"]);
 }

@@ -7,7 +7,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};
 use silo_engine::{Container, ContainerStatus};
 
+use super::filter::ListFilter;
 use crate::error::ApiError;
+use crate::filters::Filters;
 use crate::params::Params;
 use crate::AppState;
 
@@ -15,18 +17,41 @@ use crate::AppState;
 const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
 pub async fn list(State(state): State<AppState>, params: Params) -> Result<Response, ApiError> {
-    if params.non_empty("filters").is_some_and(|f| f != "{}") {
-        return Err(ApiError::not_implemented(
-            "silo does not support container list filters yet",
-        ));
-    }
-    let now = Utc::now();
-    let rows: Vec<Value> = state
-        .engine
-        .list_containers(params.flag("all"))?
-        .iter()
-        .map(|c| summary(c, now))
-        .collect();
+    let filters = Filters::parse(params.get("filters"))?;
+    let limit = match params.non_empty("limit") {
+        None => 0,
+        Some(l) => l
+            .parse::<i64>()
+            .map_err(|_| ApiError::invalid(format!("invalid value for limit: {l:?}")))?,
+    };
+    let with_size = params.flag("size");
+    let engine = state.engine.clone();
+    let rows = crate::blocking(move || -> Result<Vec<Value>, ApiError> {
+        let filter = ListFilter::new(filters, &engine)?;
+        let all = params.flag("all") || filter.implies_all() || limit > 0;
+        let now = Utc::now();
+        let take = usize::try_from(limit)
+            .ok()
+            .filter(|n| *n > 0)
+            .unwrap_or(usize::MAX);
+        Ok(engine
+            .list_containers(all)?
+            .iter()
+            .filter(|c| filter.matches(c))
+            .take(take)
+            .map(|c| {
+                let mut row = summary(c, now);
+                if with_size {
+                    let rw = engine.container_size_rw(c);
+                    let image = engine.image(&c.image_id).map(|i| i.size).unwrap_or(0);
+                    row["SizeRw"] = json!(rw);
+                    row["SizeRootFs"] = json!(rw + image);
+                }
+                row
+            })
+            .collect())
+    })
+    .await?;
     Ok(Json(rows).into_response())
 }
 
@@ -80,7 +105,11 @@ pub fn status_text(c: &Container, now: DateTime<Utc>) -> String {
             since(c.state.finished_at)
         ),
         ContainerStatus::Created => "Created".to_string(),
-        ContainerStatus::Restarting => "Restarting".to_string(),
+        ContainerStatus::Restarting => format!(
+            "Restarting ({}) {} ago",
+            c.state.exit_code,
+            since(c.state.finished_at)
+        ),
         ContainerStatus::Removing => "Removal In Progress".to_string(),
         ContainerStatus::Dead => "Dead".to_string(),
     }
@@ -111,6 +140,7 @@ pub fn details(c: &Container) -> Value {
     let status = st.status;
     let cfg = &c.config;
     let hc = &c.host_config;
+    let x = &hc.extra;
     json!({
         "Id": c.id,
         "Created": time(Some(c.created)),
@@ -118,7 +148,7 @@ pub fn details(c: &Container) -> Value {
         "Args": c.args(),
         "State": {
             "Status": status.as_str(),
-            "Running": matches!(status, ContainerStatus::Running | ContainerStatus::Paused),
+            "Running": matches!(status, ContainerStatus::Running | ContainerStatus::Paused | ContainerStatus::Restarting),
             "Paused": status == ContainerStatus::Paused,
             "Restarting": status == ContainerStatus::Restarting,
             "OOMKilled": st.oom_killed,
@@ -128,26 +158,32 @@ pub fn details(c: &Container) -> Value {
             "Error": st.error,
             "StartedAt": time(st.started_at),
             "FinishedAt": time(st.finished_at),
+            // silo: how the last run ended (GracefulExit, ForcedExit, UnexpectedExit); null
+            // before the first exit.
+            "SiloExitType": st.exit_type,
         },
         "Image": c.image_id,
         "Name": c.name,
-        "RestartCount": 0,
+        "RestartCount": st.restart_count,
         "Driver": "overlayfs",
         "Platform": "linux",
         "Config": {
             "Hostname": if cfg.hostname.is_empty() { &c.id[..12.min(c.id.len())] } else { cfg.hostname.as_str() },
             "User": cfg.user,
             "Tty": cfg.tty,
-            "OpenStdin": false,
-            "AttachStdin": false,
-            "AttachStdout": false,
-            "AttachStderr": false,
+            "OpenStdin": cfg.open_stdin,
+            "StdinOnce": cfg.stdin_once,
+            "AttachStdin": cfg.attach_stdin,
+            "AttachStdout": cfg.attach_stdout,
+            "AttachStderr": cfg.attach_stderr,
             "Env": cfg.env,
             "Cmd": cfg.cmd,
             "Entrypoint": if cfg.entrypoint.is_empty() { Value::Null } else { json!(cfg.entrypoint) },
             "Image": c.image_name,
             "WorkingDir": cfg.working_dir,
             "Labels": cfg.labels,
+            "StopSignal": if cfg.stop_signal.is_empty() { Value::Null } else { json!(cfg.stop_signal) },
+            "StopTimeout": cfg.stop_timeout,
         },
         "HostConfig": {
             "Memory": hc.memory,
@@ -160,11 +196,34 @@ pub fn details(c: &Container) -> Value {
                 "Name": if hc.restart_policy.name.is_empty() { "no" } else { hc.restart_policy.name.as_str() },
                 "MaximumRetryCount": hc.restart_policy.maximum_retry_count,
             },
-            "LogConfig": {"Type": "json-file", "Config": {}},
+            "LogConfig": {"Type": "json-file", "Config": x.log_opts},
+            "Privileged": x.privileged,
+            "CapAdd": x.cap_add,
+            "CapDrop": x.cap_drop,
+            "SecurityOpt": x.security_opt,
+            "ReadonlyRootfs": x.readonly_rootfs,
+            "Tmpfs": x.tmpfs,
+            "MemorySwap": silo_memory_swap(hc),
+            "CpuQuota": x.cpu_quota,
+            "CpuPeriod": x.cpu_period,
+            "OomScoreAdj": x.oom_score_adj,
+            "Ulimits": x.ulimits.iter().map(|u| json!({"Name": u.name, "Soft": u.soft, "Hard": u.hard})).collect::<Vec<_>>(),
+            "ShmSize": if x.shm_size > 0 { x.shm_size } else { 64 << 20 },
+            "Isolation": x.isolation,
+            "MaskedPaths": x.masked_paths,
+            "ReadonlyPaths": x.readonly_paths,
         },
         "Mounts": [],
         "NetworkSettings": {"Networks": {}},
     })
+}
+
+/// `MemorySwap` as Docker reports it: the effective value (twice the memory by default).
+fn silo_memory_swap(hc: &silo_engine::HostConfig) -> i64 {
+    match (hc.memory, hc.extra.memory_swap) {
+        (m, 0) if m > 0 => m * 2,
+        (_, swap) => swap,
+    }
 }
 
 #[cfg(test)]

@@ -20,6 +20,15 @@ pub async fn create(
     ApiJson(body): ApiJson<ContainerCreateBody>,
 ) -> Result<Response, ApiError> {
     let req = request(body)?;
+    if let Some(platform) = params.non_empty("platform") {
+        let image = state.engine.image(&req.image)?;
+        check_platform(
+            &req.image,
+            platform,
+            &image.config.os().to_string(),
+            &image.config.architecture().to_string(),
+        )?;
+    }
     let id = state
         .engine
         .create_container(params.non_empty("name"), req)
@@ -31,20 +40,37 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(answer)).into_response())
 }
 
+/// `--platform` picks nothing at create (the image is already pulled) but must match it, as
+/// dockerd checks: `os[/arch[/variant]]`, the variant not compared.
+fn check_platform(image: &str, wanted: &str, os: &str, arch: &str) -> Result<(), ApiError> {
+    let mut parts = wanted.split('/');
+    let want_os = parts.next().unwrap_or_default();
+    let want_arch = parts.next();
+    let ok =
+        want_os.eq_ignore_ascii_case(os) && want_arch.is_none_or(|a| a.eq_ignore_ascii_case(arch));
+    if ok {
+        return Ok(());
+    }
+    Err(ApiError::not_found(format!(
+        "image with reference {image} was found but its platform ({os}/{arch}) does not match the specified platform ({wanted})"
+    )))
+}
+
 fn unsupported(what: &str) -> ApiError {
     ApiError::not_implemented(format!("silo does not support {what} yet"))
 }
 
 /// Validates the body and keeps what silo honours.
 pub fn request(body: ContainerCreateBody) -> Result<CreateRequest, ApiError> {
-    if body.tty == Some(true) {
-        return Err(ApiError::invalid("tty is not supported yet"));
-    }
     let image = body.image.filter(|i| !i.is_empty()).ok_or_else(|| {
         ApiError::invalid("config cannot be empty in order to create a container")
     })?;
     let hc = body.host_config.unwrap_or_default();
     check_host_config(&hc)?;
+    check_config(&body.healthcheck, &body.volumes, body.domainname.as_deref())?;
+    check_networking(body.networking_config.as_ref())?;
+    let security = super::options::security_opts(hc.security_opt.as_deref().unwrap_or_default())?;
+    let extra = super::options::host_options(&hc, security)?;
     let restart_policy = hc
         .restart_policy
         .map(|p| RestartPolicy {
@@ -62,18 +88,85 @@ pub fn request(body: ContainerCreateBody) -> Result<CreateRequest, ApiError> {
         entrypoint: body.entrypoint.filter(|e| !e.is_empty()),
         env: body.env.unwrap_or_default(),
         working_dir: body.working_dir,
+        stop_signal: body.stop_signal.filter(|s| !s.is_empty()),
+        stop_timeout: body.stop_timeout,
         user: body.user,
         hostname: body.hostname.filter(|h| !h.is_empty()),
         labels: body.labels.unwrap_or_default().into_iter().collect(),
+        tty: body.tty.unwrap_or_default(),
+        open_stdin: body.open_stdin.unwrap_or_default(),
+        stdin_once: body.stdin_once.unwrap_or_default(),
+        attach_stdin: body.attach_stdin.unwrap_or_default(),
+        attach_stdout: body.attach_stdout.unwrap_or_default(),
+        attach_stderr: body.attach_stderr.unwrap_or_default(),
+        console_size: console_size(hc.console_size.as_deref()),
         host_config: silo_engine::HostConfig {
             memory: hc.memory.unwrap_or_default(),
             nano_cpus: hc.nano_cpus.unwrap_or_default(),
             cpu_shares: hc.cpu_shares.unwrap_or_default(),
             pids_limit: hc.pids_limit,
+            init: hc.init,
             auto_remove: hc.auto_remove.unwrap_or_default(),
             restart_policy,
+            extra,
         },
     })
+}
+
+/// Docker's `ConsoleSize` (`[height, width]`) as (columns, rows); absent or zero is none.
+fn console_size(v: Option<&[usize]>) -> Option<(u16, u16)> {
+    match v {
+        Some(&[h, w]) if h > 0 && w > 0 => Some((u16::try_from(w).ok()?, u16::try_from(h).ok()?)),
+        _ => None,
+    }
+}
+
+/// Refuses container options silo cannot honour.
+fn check_config(
+    healthcheck: &Option<bollard_stubs::models::HealthConfig>,
+    volumes: &Option<Vec<String>>,
+    domainname: Option<&str>,
+) -> Result<(), ApiError> {
+    let test = healthcheck.as_ref().and_then(|h| h.test.as_ref());
+    if test.is_some_and(|t| !t.is_empty() && t[0] != "NONE") {
+        return Err(unsupported("health checks (--health-cmd)"));
+    }
+    if volumes.as_ref().is_some_and(|v| !v.is_empty()) {
+        return Err(unsupported("anonymous volumes"));
+    }
+    if domainname.is_some_and(|d| !d.is_empty()) {
+        return Err(unsupported("--domainname"));
+    }
+    Ok(())
+}
+
+/// `--network-alias`, `--ip`, `--mac-address`, `--link` and networks other than `none` live in
+/// the endpoint settings: refused, since containers get a loopback-only namespace.
+fn check_networking(
+    config: Option<&bollard_stubs::models::NetworkingConfig>,
+) -> Result<(), ApiError> {
+    let endpoints = config.and_then(|c| c.endpoints_config.as_ref());
+    for (network, e) in endpoints.into_iter().flatten() {
+        if !matches!(network.as_str(), "" | "none" | "default") {
+            return Err(unsupported(&format!(
+                "network {network:?} (containers get a private loopback-only network)"
+            )));
+        }
+        let set = |v: &Option<Vec<String>>| v.as_ref().is_some_and(|v| !v.is_empty());
+        let text = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.is_empty());
+        if set(&e.aliases)
+            || set(&e.links)
+            || text(&e.mac_address)
+            || e.ipam_config.as_ref().is_some_and(|c| {
+                text(&c.ipv4_address) || text(&c.ipv6_address) || set(&c.link_local_ips)
+            })
+        {
+            return Err(unsupported(
+                "endpoint settings (--ip, --network-alias, --mac-address, --link)",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Refuses host options that would change what the container is if ignored.
@@ -87,12 +180,7 @@ fn check_host_config(hc: &HostConfig) -> Result<(), ApiError> {
     if hc.port_bindings.as_ref().is_some_and(|p| !p.is_empty()) {
         return Err(unsupported("published ports"));
     }
-    if hc.privileged == Some(true) {
-        return Err(unsupported("--privileged"));
-    }
-    if non_empty(&hc.cap_add) || non_empty(&hc.cap_drop) {
-        return Err(unsupported("--cap-add/--cap-drop"));
-    }
+    super::options::check_unsupported(hc)?;
     match hc.network_mode.as_deref() {
         None | Some("") | Some("default") | Some("none") => {}
         Some(mode) => {
@@ -100,9 +188,6 @@ fn check_host_config(hc: &HostConfig) -> Result<(), ApiError> {
                 "network mode {mode:?} (containers get a private loopback-only network)"
             )))
         }
-    }
-    if hc.init == Some(true) {
-        return Err(unsupported("--init"));
     }
     Ok(())
 }
@@ -116,14 +201,50 @@ mod tests {
     }
 
     #[test]
-    fn tty_is_a_bad_request_and_binds_are_not_implemented() {
-        let err = request(body(serde_json::json!({"Image": "busybox", "Tty": true}))).unwrap_err();
-        assert_eq!(err.status(), StatusCode::BAD_REQUEST);
+    fn binds_are_not_implemented() {
+        let req = request(body(
+            serde_json::json!({"Image": "busybox", "Tty": true, "OpenStdin": true}),
+        ))
+        .unwrap();
+        assert!(req.tty && req.open_stdin);
         let err = request(body(serde_json::json!({
             "Image": "busybox", "HostConfig": {"Binds": ["/a:/b"]}
         })))
         .unwrap_err();
         assert_eq!(err.status(), StatusCode::NOT_IMPLEMENTED);
+    }
+
+    #[test]
+    fn endpoint_settings_are_refused_but_the_clis_none_network_passes() {
+        let ok = request(body(serde_json::json!({
+            "Image": "busybox",
+            "HostConfig": {"NetworkMode": "none"},
+            "NetworkingConfig": {"EndpointsConfig": {"none": {}}}
+        })));
+        assert!(ok.is_ok());
+        for networking in [
+            serde_json::json!({"EndpointsConfig": {"none": {"Aliases": ["db"]}}}),
+            serde_json::json!({"EndpointsConfig": {"none": {"IPAMConfig": {"IPv4Address": "10.0.0.2"}}}}),
+            serde_json::json!({"EndpointsConfig": {"mynet": {}}}),
+        ] {
+            let err = request(body(serde_json::json!({
+                "Image": "busybox", "NetworkingConfig": networking
+            })))
+            .unwrap_err();
+            assert_eq!(err.status(), StatusCode::NOT_IMPLEMENTED, "{networking}");
+        }
+    }
+
+    #[test]
+    fn platform_must_match_the_image() {
+        check_platform("busybox", "linux/amd64", "linux", "amd64").unwrap();
+        check_platform("busybox", "linux", "linux", "amd64").unwrap();
+        check_platform("busybox", "linux/amd64/v3", "linux", "amd64").unwrap();
+        let err = check_platform("busybox", "linux/arm64", "linux", "amd64").unwrap_err();
+        assert_eq!(err.status(), StatusCode::NOT_FOUND);
+        assert!(err
+            .message()
+            .contains("does not match the specified platform"));
     }
 
     #[test]

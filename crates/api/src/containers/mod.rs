@@ -1,12 +1,19 @@
 //! `/containers/...`: create, start, stop, kill, wait, remove (here), list and inspect in
-//! [`convert`], logs in [`logs`]. Container routes silo does not serve yet (attach, exec, top,
-//! stats, pause, ...) are not routed, so the fallback answers them 501.
+//! [`convert`] (list filters in [`filter`]), logs in [`logs`], restart, rename, update and
+//! prune in [`ops`], top and stats in [`stats`], attach, resize and pause in [`attach`], exec in [`exec`]. Container routes silo does not serve yet are
+//! not routed, so the fallback answers them 501.
 
+mod attach;
 mod convert;
 mod create;
-mod logs;
+mod filter;
 
-use std::time::Duration;
+pub(crate) use filter::parse_time;
+mod exec;
+mod logs;
+mod ops;
+mod options;
+mod stats;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -30,6 +37,17 @@ pub fn routes() -> Router<AppState> {
         .route("/containers/{id}/wait", post(wait))
         .route("/containers/{id}/logs", get(logs::logs))
         .route("/containers/{id}", delete(remove))
+        .route("/containers/{id}/restart", post(ops::restart))
+        .route("/containers/{id}/rename", post(ops::rename))
+        .route("/containers/{id}/update", post(ops::update))
+        .route("/containers/prune", post(ops::prune))
+        .route("/containers/{id}/top", get(stats::top))
+        .route("/containers/{id}/stats", get(stats::stats))
+        .route("/containers/{id}/attach", post(attach::attach))
+        .route("/containers/{id}/resize", post(attach::resize))
+        .route("/containers/{id}/pause", post(attach::pause))
+        .route("/containers/{id}/unpause", post(attach::unpause))
+        .merge(exec::routes())
 }
 
 async fn start(
@@ -45,29 +63,24 @@ async fn stop(
     Path(id): Path<String>,
     params: Params,
 ) -> Result<Response, ApiError> {
-    if params
-        .non_empty("signal")
-        .is_some_and(|s| parse_signal(s) != Ok(SIGTERM))
-    {
-        return Err(ApiError::not_implemented(
-            "silo does not support a stop signal other than SIGTERM yet",
-        ));
-    }
-    let timeout = match params.non_empty("t") {
-        None => None,
-        Some(t) => {
-            let secs: i64 = t
-                .parse()
-                .map_err(|_| ApiError::invalid(format!("invalid value for t: {t:?}")))?;
-            // Docker: a negative timeout waits forever; approximate it with a long wait.
-            Some(Duration::from_secs(
-                u64::try_from(secs).unwrap_or(u64::from(u32::MAX)),
-            ))
-        }
-    };
-    let phase = state.engine.stop_container(&id, timeout).await?;
+    let (signal, timeout) = stop_params(&params)?;
+    let phase = state.engine.stop_container(&id, signal, timeout).await?;
     tracing::debug!(container = %id, ?phase, "stopped");
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `signal` and `t` of `stop` and `restart`: a signal name or number; seconds (negative waits
+/// forever).
+pub(crate) fn stop_params(params: &Params) -> Result<(Option<i32>, Option<i64>), ApiError> {
+    let signal = params.non_empty("signal").map(parse_signal).transpose()?;
+    let timeout = params
+        .non_empty("t")
+        .map(|t| {
+            t.parse::<i64>()
+                .map_err(|_| ApiError::invalid(format!("invalid value for t: {t:?}")))
+        })
+        .transpose()?;
+    Ok((signal, timeout))
 }
 
 async fn kill(
@@ -140,9 +153,11 @@ async fn remove(
     Path(id): Path<String>,
     params: Params,
 ) -> Result<Response, ApiError> {
-    if params.flag("v") || params.flag("link") {
+    // `v`: a container's anonymous volumes go with it; silo containers have none (create
+    // refuses volumes), so there is nothing more to remove.
+    if params.flag("link") {
         return Err(ApiError::not_implemented(
-            "silo has no volumes or links to remove yet",
+            "silo does not support links, so there is no link to remove",
         ));
     }
     state
@@ -152,44 +167,9 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// The only stop signal silo sends so far.
-const SIGTERM: i32 = 15;
-
 /// A signal as Docker accepts it: a number, or a name with or without `SIG`.
 fn parse_signal(s: &str) -> Result<i32, ApiError> {
-    if let Ok(n) = s.parse::<i32>() {
-        return if (1..=64).contains(&n) {
-            Ok(n)
-        } else {
-            Err(ApiError::invalid(format!("invalid signal: {s}")))
-        };
-    }
-    let name = s.to_ascii_uppercase();
-    let name = name.strip_prefix("SIG").unwrap_or(&name);
-    let n = match name {
-        "HUP" => 1,
-        "INT" => 2,
-        "QUIT" => 3,
-        "ILL" => 4,
-        "TRAP" => 5,
-        "ABRT" => 6,
-        "BUS" => 7,
-        "FPE" => 8,
-        "KILL" => 9,
-        "USR1" => 10,
-        "SEGV" => 11,
-        "USR2" => 12,
-        "PIPE" => 13,
-        "ALRM" => 14,
-        "TERM" => 15,
-        "CHLD" => 17,
-        "CONT" => 18,
-        "STOP" => 19,
-        "TSTP" => 20,
-        "WINCH" => 28,
-        _ => return Err(ApiError::invalid(format!("invalid signal: {s}"))),
-    };
-    Ok(n)
+    silo_engine::parse_signal(s).ok_or_else(|| ApiError::invalid(format!("invalid signal: {s}")))
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Output formatting shared by every verb, reproducing the docker CLI's exact strings:
 //! go-units sizes and durations, `text/tabwriter` tables and a subset of Go templates.
 
+pub mod context;
 pub mod duration;
 pub mod size;
 pub mod table;

@@ -5,9 +5,19 @@ const MIN_WIDTH: usize = 10;
 const PADDING: usize = 3;
 
 /// Rows of cells, rendered aligned the way `docker images` aligns them.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Table {
     rows: Vec<Vec<String>>,
+    min_width: usize,
+}
+
+impl Default for Table {
+    fn default() -> Table {
+        Table {
+            rows: Vec::new(),
+            min_width: MIN_WIDTH,
+        }
+    }
 }
 
 impl Table {
@@ -15,7 +25,14 @@ impl Table {
     pub fn new(header: &[&str]) -> Table {
         Table {
             rows: vec![header.iter().map(|h| h.to_string()).collect()],
+            ..Table::default()
         }
+    }
+
+    /// Another tabwriter minimum cell width (`docker top` uses 20).
+    pub fn with_min_width(mut self, min_width: usize) -> Table {
+        self.min_width = min_width;
+        self
     }
 
     pub fn row(&mut self, cells: Vec<String>) {
@@ -34,7 +51,7 @@ impl Table {
                     .map(|cell| cell.chars().count())
                     .max()
                     .unwrap_or(0);
-                (widest + PADDING).max(MIN_WIDTH)
+                (widest + PADDING).max(self.min_width)
             })
             .collect();
         let mut out = String::new();

@@ -25,6 +25,8 @@ pub(crate) fn sample() -> ComputeSystemDocument {
             user: User::default(),
             terminal: false,
             console_size: None,
+            open_stdin: false,
+            stdin_once: false,
             no_new_privileges: false,
             capabilities: CapabilitySet::default(),
             oom_score_adj: None,
@@ -34,6 +36,7 @@ pub(crate) fn sample() -> ComputeSystemDocument {
         security: Security::default(),
         user_namespace: None,
         init: false,
+        log: Default::default(),
     }
 }
 

@@ -17,7 +17,7 @@ use tokio::sync::broadcast;
 use super::cgroup::CgroupDirs;
 use super::rootfs::{self, RootfsError};
 use super::shared::Shared;
-use super::shim::ShimPaths;
+use super::shim::{RunIo, ShimPaths};
 use super::system::ProcessComputeSystem;
 use crate::document::{ComputeSystemDocument, Isolation};
 use crate::error::{Cause, ComputeError, Result};
@@ -38,6 +38,8 @@ const EVENT_BUFFER: usize = 1024;
 pub struct ProcessComputeService {
     state_root: PathBuf,
     shim_binary: PathBuf,
+    /// The static `silo-init` bind-mounted at [`crate::spec::INIT_PATH`] for `init: true`.
+    init_binary: PathBuf,
     cgroups: CgroupInfo,
     events: broadcast::Sender<SystemEvent>,
     /// Live handles, so every `open` of one system shares its memory of how it stopped.
@@ -45,13 +47,22 @@ pub struct ProcessComputeService {
 }
 
 impl ProcessComputeService {
-    /// A service keeping per-system state under `state_root` (created if missing) and running
-    /// containers through the `silo-shim` binary at `shim_binary`.
-    pub fn new(state_root: PathBuf, shim_binary: PathBuf, cgroups: CgroupInfo) -> io::Result<Self> {
+    /// A service keeping per-system state under `state_root` (created if missing), running
+    /// containers through the `silo-shim` binary at `shim_binary` and, for documents with
+    /// `init: true`, the static `silo-init` at `init_binary` as their PID 1. The init binary is
+    /// checked at each such create (see [`super::check_init_binary`]), so installing it later
+    /// needs no restart.
+    pub fn new(
+        state_root: PathBuf,
+        shim_binary: PathBuf,
+        init_binary: PathBuf,
+        cgroups: CgroupInfo,
+    ) -> io::Result<Self> {
         std::fs::create_dir_all(&state_root)?;
         Ok(ProcessComputeService {
             state_root,
             shim_binary,
+            init_binary,
             cgroups,
             events: broadcast::channel(EVENT_BUFFER).0,
             systems: Mutex::new(HashMap::new()),
@@ -66,7 +77,13 @@ impl ProcessComputeService {
 
     fn handle(&self, id: &str, doc: &ComputeSystemDocument) -> ProcessComputeSystem {
         let mut systems = self.systems.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(shared) = systems.get(id).and_then(Weak::upgrade) {
+        // A deleted system's handles stay NotFound; a system created again under the same id
+        // (the engine restarting a container) is a new one.
+        let live = systems
+            .get(id)
+            .and_then(Weak::upgrade)
+            .filter(|s| !s.memo().deleted);
+        if let Some(shared) = live {
             return ProcessComputeSystem { shared };
         }
         let shared = Arc::new(Shared::new(
@@ -101,19 +118,26 @@ impl ProcessComputeService {
         if doc.isolation != Isolation::Process {
             return refuse("a document for hyperv isolation");
         }
-        if doc.init {
-            // silo-shim init links glibc dynamically and the image may have none (busybox) or
-            // an incompatible one; it must become static before it can be bind-mounted.
-            return refuse("init (silo-shim init is not a static binary yet)");
-        }
-        if doc.process.terminal {
-            return refuse("a terminal (the shim has no pty support yet)");
-        }
         if stdio.stdin.is_some() || stdio.stdout.is_some() || stdio.stderr.is_some() {
             // The shim owns the streams: output goes to its json-file log in state_dir(id).
             return refuse("stdio paths (the shim writes output to its json-file log)");
         }
         Ok(())
+    }
+
+    /// With `init: true`, the init binary must be usable now (it is bind-mounted into the
+    /// container): otherwise Unavailable, naming the path and how to build it.
+    fn check_init(&self, doc: &ComputeSystemDocument) -> Result<()> {
+        if !doc.init {
+            return Ok(());
+        }
+        super::check_init_binary(&self.init_binary).map_err(|e| {
+            let cause = Cause::Backend {
+                kind: ErrorKind::Unavailable,
+                source: Box::new(e),
+            };
+            ComputeError::new(Operation::Create, &doc.id, cause)
+        })
     }
 
     async fn create_inner(&self, doc: ComputeSystemDocument) -> Result<ProcessComputeSystem> {
@@ -161,9 +185,10 @@ impl ProcessComputeService {
         // Armed before mounting: a failed mount still leaves the directories it created.
         guard.sandbox = Some(doc.rootfs.sandbox.clone());
         let merged = rootfs::mount_sandbox(&doc.rootfs).map_err(|e| rootfs_err(&id, e))?;
-        let mut spec = crate::spec::oci_spec(&doc, &merged, None)
+        let mut spec = crate::spec::oci_spec(&doc, &merged, Some(&self.init_binary))
             .map_err(|e| ComputeError::new(op, &id, e))?;
         fit_default_nofile(&doc, &mut spec);
+        fit_privileged_capabilities(&doc, &mut spec);
         let config = paths.dir.join(CONFIG_FILE);
         let data =
             serde_json::to_vec_pretty(&spec).map_err(|e| io_err("encode", &config)(e.into()))?;
@@ -172,7 +197,7 @@ impl ProcessComputeService {
         let data =
             serde_json::to_vec_pretty(&doc).map_err(|e| io_err("encode", &doc_path)(e.into()))?;
         std::fs::write(&doc_path, data).map_err(io_err("write", &doc_path))?;
-        if let Err(e) = paths.run(&id, false).await {
+        if let Err(e) = paths.run(&id, RunIo::of(&doc.process), &doc.log).await {
             // The shim may have got as far as creating the container's cgroup.
             let _ = paths.cleanup(op, &id).await;
             return Err(e);
@@ -263,6 +288,57 @@ fn fit_default_nofile(doc: &ComputeSystemDocument, spec: &mut oci_spec::runtime:
     spec.set_process(Some(process));
 }
 
+/// `--privileged` (and `--cap-add ALL`) mean every capability the daemon itself may grant, as
+/// in Docker: a host that withholds some from root's bounding set (CAP_SYS_RESOURCE here) would
+/// otherwise make every privileged create fail in `capset`. Explicitly named capabilities are
+/// left to fail loudly.
+fn fit_privileged_capabilities(doc: &ComputeSystemDocument, spec: &mut oci_spec::runtime::Spec) {
+    let all = doc.security.privileged
+        || doc
+            .process
+            .capabilities
+            .add
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case("ALL"));
+    let Some(bounding) = bounding_set() else {
+        return;
+    };
+    let Some(mut process) = spec.process().clone().filter(|_| all) else {
+        return;
+    };
+    let Some(mut caps) = process.capabilities().clone() else {
+        return;
+    };
+    let keep = |set: &Option<oci_spec::runtime::Capabilities>| {
+        set.as_ref().map(|s| {
+            s.iter()
+                .copied()
+                .filter(|c| {
+                    let bit = crate::spec::caps::ALL_CAPABILITIES
+                        .iter()
+                        .position(|a| a == c);
+                    bit.is_none_or(|b| bounding & (1u64 << b) != 0)
+                })
+                .collect()
+        })
+    };
+    let (b, e, p) = (
+        keep(caps.bounding()),
+        keep(caps.effective()),
+        keep(caps.permitted()),
+    );
+    caps.set_bounding(b).set_effective(e).set_permitted(p);
+    process.set_capabilities(Some(caps));
+    spec.set_process(Some(process));
+}
+
+/// This process's capability bounding set (`CapBnd` of `/proc/self/status`).
+fn bounding_set() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let hex = status.lines().find_map(|l| l.strip_prefix("CapBnd:"))?;
+    u64::from_str_radix(hex.trim(), 16).ok()
+}
+
 fn rootfs_err(id: &str, e: RootfsError) -> ComputeError {
     let cause = Cause::Io {
         action: e.action,
@@ -316,6 +392,7 @@ impl ComputeService for ProcessComputeService {
                 .validate()
                 .map_err(|e| ComputeError::new(Operation::Create, &document.id, e))?;
             Self::check_supported(&document, &stdio)?;
+            self.check_init(&document)?;
             let system = self.create_inner(document).await?;
             system.shared.publish(Event::Created);
             Ok(Arc::new(system) as Arc<dyn ComputeSystem>)
@@ -383,6 +460,24 @@ mod tests {
             .find(|r| r.typ() == PosixRlimitType::RlimitNofile)
             .unwrap();
         (r.soft(), r.hard())
+    }
+
+    #[test]
+    fn privileged_gets_the_daemons_bounding_set() {
+        let mut doc = crate::document::tests::sample();
+        doc.security.privileged = true;
+        let mut spec = crate::spec::oci_spec(&doc, Path::new("/rootfs"), None).unwrap();
+        fit_privileged_capabilities(&doc, &mut spec);
+        let bounding = bounding_set().unwrap();
+        let caps = spec
+            .process()
+            .as_ref()
+            .unwrap()
+            .capabilities()
+            .clone()
+            .unwrap();
+        let granted = caps.permitted().as_ref().unwrap();
+        assert_eq!(granted.len() as u32, bounding.count_ones().min(41));
     }
 
     #[test]

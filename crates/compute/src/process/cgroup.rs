@@ -106,6 +106,111 @@ impl CgroupDirs {
     }
 }
 
+/// A limit file that could not be written.
+#[derive(Debug)]
+pub struct WriteError {
+    /// The file.
+    pub path: PathBuf,
+    /// The OS error.
+    pub source: std::io::Error,
+}
+
+fn write(dir: &Path, file: &str, value: &str) -> Result<(), WriteError> {
+    let path = dir.join(file);
+    fs::write(&path, value).map_err(|source| WriteError { path, source })
+}
+
+impl CgroupDirs {
+    /// Writes the limits that are `Some` into the live cgroup (`docker update`). Memory and
+    /// memory+swap are written in the order the kernel accepts: v1 refuses a memory limit
+    /// above memory+swap, so when one write fails the other goes first.
+    pub fn apply(&self, r: &crate::document::Resources) -> Result<(), WriteError> {
+        use crate::spec::resources::{nano_cpus_to_quota, DEFAULT_CPU_PERIOD_US};
+        let (quota, period) = match r.nano_cpus {
+            Some(nano) => (Some(nano_cpus_to_quota(nano)), Some(DEFAULT_CPU_PERIOD_US)),
+            None => (r.cpu_quota, r.cpu_period),
+        };
+        match self {
+            CgroupDirs::V1 {
+                memory, cpu, pids, ..
+            } => {
+                if let Some(dir) = memory {
+                    let mem = r.memory_bytes.map(|m| m.to_string());
+                    let swap = r.memory_swap.map(|m| m.to_string());
+                    let set = |m: &Option<String>, s: &Option<String>| -> Result<(), WriteError> {
+                        if let Some(m) = m {
+                            write(dir, "memory.limit_in_bytes", m)?;
+                        }
+                        if let Some(s) = s {
+                            write(dir, "memory.memsw.limit_in_bytes", s)?;
+                        }
+                        Ok(())
+                    };
+                    if set(&mem, &swap).is_err() {
+                        set(&None, &swap)?;
+                        set(&mem, &None)?;
+                    }
+                }
+                if let Some(dir) = cpu {
+                    if let Some(p) = period {
+                        write(dir, "cpu.cfs_period_us", &p.to_string())?;
+                    }
+                    if let Some(q) = quota {
+                        write(dir, "cpu.cfs_quota_us", &q.to_string())?;
+                    }
+                    if let Some(shares) = r.cpu_shares {
+                        write(dir, "cpu.shares", &shares.to_string())?;
+                    }
+                }
+                if let (Some(dir), Some(limit)) = (pids, r.pids_limit) {
+                    let value = if limit <= 0 {
+                        "max".to_string()
+                    } else {
+                        limit.to_string()
+                    };
+                    write(dir, "pids.max", &value)?;
+                }
+            }
+            CgroupDirs::V2(dir) => {
+                let max = |v: i64| {
+                    if v < 0 {
+                        "max".to_string()
+                    } else {
+                        v.to_string()
+                    }
+                };
+                if let Some(m) = r.memory_bytes {
+                    write(dir, "memory.max", &max(m))?;
+                    if let Some(s) = r.memory_swap {
+                        // v2 limits swap alone: memory+swap minus memory.
+                        let swap = if s < 0 { -1 } else { (s - m).max(0) };
+                        write(dir, "memory.swap.max", &max(swap))?;
+                    }
+                }
+                if quota.is_some() || period.is_some() {
+                    let q = quota.map_or("max".to_string(), |q| q.to_string());
+                    let p = period.unwrap_or(DEFAULT_CPU_PERIOD_US);
+                    write(dir, "cpu.max", &format!("{q} {p}"))?;
+                }
+                if let Some(shares) = r.cpu_shares {
+                    // runc's conversion of v1 shares (2..262144) to v2 weight (1..10000).
+                    let weight = 1 + ((shares.clamp(2, 262_144) - 2) * 9999) / 262_142;
+                    write(dir, "cpu.weight", &weight.to_string())?;
+                }
+                if let Some(limit) = r.pids_limit {
+                    let value = if limit <= 0 {
+                        "max".to_string()
+                    } else {
+                        limit.to_string()
+                    };
+                    write(dir, "pids.max", &value)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 fn read_u64(path: &Path) -> Option<u64> {
     fs::read_to_string(path).ok()?.trim().parse().ok()
 }
@@ -250,6 +355,59 @@ mod tests {
         assert_eq!(stats.pids.limit, Some(100));
         assert_eq!(stats.cpu.usage_nanos, 5000);
         assert_eq!(stats.cpu.user_nanos, 3000);
+    }
+
+    #[test]
+    fn limits_are_written_to_v1_and_v2_files() {
+        let root = tempfile::tempdir().unwrap();
+        let (mem, cpu, pids) = (
+            root.path().join("m"),
+            root.path().join("c"),
+            root.path().join("p"),
+        );
+        for d in [&mem, &cpu, &pids] {
+            fs::create_dir_all(d).unwrap();
+        }
+        let dirs = CgroupDirs::V1 {
+            memory: Some(mem.clone()),
+            cpuacct: None,
+            cpu: Some(cpu.clone()),
+            pids: Some(pids.clone()),
+        };
+        let r = crate::document::Resources {
+            memory_bytes: Some(64 << 20),
+            memory_swap: Some(128 << 20),
+            nano_cpus: Some(500_000_000),
+            cpu_shares: Some(512),
+            pids_limit: Some(-1),
+            ..Default::default()
+        };
+        dirs.apply(&r).unwrap();
+        let read = |p: PathBuf| fs::read_to_string(p).unwrap();
+        assert_eq!(
+            read(mem.join("memory.limit_in_bytes")),
+            (64 << 20).to_string()
+        );
+        assert_eq!(
+            read(mem.join("memory.memsw.limit_in_bytes")),
+            (128 << 20).to_string()
+        );
+        assert_eq!(read(cpu.join("cpu.cfs_quota_us")), "50000");
+        assert_eq!(read(cpu.join("cpu.cfs_period_us")), "100000");
+        assert_eq!(read(cpu.join("cpu.shares")), "512");
+        assert_eq!(read(pids.join("pids.max")), "max");
+
+        let v2 = root.path().join("v2");
+        fs::create_dir_all(&v2).unwrap();
+        CgroupDirs::V2(v2.clone()).apply(&r).unwrap();
+        assert_eq!(read(v2.join("memory.max")), (64 << 20).to_string());
+        assert_eq!(read(v2.join("memory.swap.max")), (64 << 20).to_string());
+        assert_eq!(read(v2.join("cpu.max")), "50000 100000");
+        // Only what is set is touched.
+        let untouched = CgroupDirs::V2(root.path().join("missing"));
+        untouched
+            .apply(&crate::document::Resources::default())
+            .unwrap();
     }
 
     #[test]

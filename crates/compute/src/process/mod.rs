@@ -9,13 +9,21 @@
 //! restarted at any time: [`crate::ComputeService::open`] reconnects, or, when the shim is gone,
 //! reads the exit record it left or cleans up after it.
 //!
-//! Not yet served (they answer NotImplemented naming the operation, never a silent no-op):
-//! pause/resume, exec (`create_process`), `modify`, terminals, caller-supplied stdio paths and
-//! `init: true`, because the shim protocol v1 has no request for them or, for init, because
-//! `silo-shim init` is not yet a static binary that any image can run.
+//! Streams (shim protocol v2): `attach` connects to the shim's `attach.sock` (Docker stdcopy
+//! frames; the json-file log stays the complete record), `terminal: true` gives the first
+//! process a pty owned by the shim, `resize_console` sizes it; pause/resume use the cgroup
+//! freezer; `create_process` (exec, in `process/exec.rs`) is started by the shim through a
+//! single-threaded helper and re-parented to it. Caller-supplied stdio paths are refused
+//! (NotImplemented): the shim owns the streams.
+//!
+//! `init: true` runs the static `silo-init` (crates/init, built by `scripts/build-init.sh`) as
+//! the container's PID 1, bind-mounted read-only at [`crate::spec::INIT_PATH`]; a missing or
+//! dynamically linked init fails the create ([`check_init_binary`]).
 
 mod backend;
 mod cgroup;
+mod exec;
+mod init_binary;
 pub mod rootfs;
 mod shared;
 mod shim;
@@ -23,4 +31,5 @@ mod system;
 
 pub use backend::ProcessComputeService;
 pub use cgroup::CgroupDirs;
+pub use init_binary::{check_init_binary, InitBinaryError, InitProblem};
 pub use system::ProcessComputeSystem;

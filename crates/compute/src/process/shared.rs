@@ -164,6 +164,7 @@ impl Shared {
                 let (state, exit) = match (info.status, &info.exit) {
                     (Status::Created, _) => (State::Created, None),
                     (Status::Running, _) => (State::Running, None),
+                    (Status::Paused, _) => (State::Paused, None),
                     (Status::Stopped, Some(rec)) => (State::Stopped, Some(self.settle(rec))),
                     (Status::Stopped, None) => (State::Stopped, self.memo().exit.clone()),
                 };

@@ -11,9 +11,9 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use silo_errdefs::{ErrorKind, HasKind};
-use silo_shim::protocol::{Request, Response, PROTOCOL_VERSION};
+use silo_shim::protocol::{AttachReply, AttachRequest, Request, Response, PROTOCOL_VERSION};
 use silo_shim::{ClientError, ExitRecord, ShimClient, StateInfo};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
 use crate::error::{Cause, ComputeError};
 use crate::state::Operation;
@@ -42,6 +42,28 @@ pub fn exec_error(op: Operation, id: &str, message: String) -> ComputeError {
     )
 }
 
+/// How `silo-shim run` wires the first process's streams.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunIo {
+    /// Keep stdin open for attached clients.
+    pub open_stdin: bool,
+    /// A client's half-close closes stdin.
+    pub stdin_once: bool,
+    /// A pseudo-terminal (config.json says `process.terminal`).
+    pub tty: bool,
+}
+
+impl RunIo {
+    /// The wiring a process's parameters ask for.
+    pub fn of(params: &crate::document::ProcessParameters) -> Self {
+        RunIo {
+            open_stdin: params.open_stdin,
+            stdin_once: params.stdin_once,
+            tty: params.terminal,
+        }
+    }
+}
+
 /// Paths of one container's shim.
 #[derive(Debug, Clone)]
 pub struct ShimPaths {
@@ -59,10 +81,27 @@ impl ShimPaths {
     }
 
     /// Runs `silo-shim run --no-start` and returns once the container is Created.
-    pub async fn run(&self, id: &str, open_stdin: bool) -> Result<(), ComputeError> {
-        let mut args = vec!["run", "--no-start"];
-        if open_stdin {
+    pub async fn run(
+        &self,
+        id: &str,
+        io: RunIo,
+        log: &crate::document::LogSettings,
+    ) -> Result<(), ComputeError> {
+        // `=` form: clap would read a separate `-1` as a flag.
+        let max_size = format!(
+            "--log-max-size={}",
+            log.max_size.map_or("-1".to_string(), |n| n.to_string())
+        );
+        let max_file = format!("--log-max-file={}", log.max_file.max(1));
+        let mut args = vec!["run", "--no-start", max_size.as_str(), max_file.as_str()];
+        if io.open_stdin {
             args.push("--open-stdin");
+        }
+        if io.stdin_once {
+            args.push("--stdin-once");
+        }
+        if io.tty {
+            args.push("--tty");
         }
         self.invoke(Operation::Create, id, &args).await
     }
@@ -132,6 +171,49 @@ impl ShimPaths {
         })
     }
 
+    /// Attaches on `<dir>/attach.sock` and completes the handshake: what is left to read is
+    /// frames only.
+    /// Returns the stream and, when the request started an exec, its pid.
+    pub async fn attach(
+        &self,
+        req: &AttachRequest,
+    ) -> Result<(tokio::net::UnixStream, Option<i32>), ClientError> {
+        let socket = self.dir.join(silo_shim::ATTACH_SOCKET_FILE);
+        let io_err = |op: &'static str| {
+            let socket = socket.clone();
+            move |source: io::Error| ClientError::Io { socket, op, source }
+        };
+        let mut stream = tokio::net::UnixStream::connect(&socket)
+            .await
+            .map_err(io_err("connect"))?;
+        let mut line =
+            serde_json::to_vec(req).map_err(|e| io_err("encode")(io::Error::other(e)))?;
+        line.push(b'\n');
+        stream.write_all(&line).await.map_err(io_err("send"))?;
+        // Byte by byte: a buffered reader would swallow the first frames.
+        let mut reply = Vec::new();
+        loop {
+            let byte = stream.read_u8().await.map_err(io_err("receive"))?;
+            if byte == b'\n' {
+                break;
+            }
+            reply.push(byte);
+            if reply.len() > silo_shim::protocol::MAX_MESSAGE {
+                let e = io::Error::new(io::ErrorKind::InvalidData, "attach reply too long");
+                return Err(io_err("receive")(e));
+            }
+        }
+        let reply: AttachReply = serde_json::from_slice(&reply)
+            .map_err(|e| io_err("decode")(io::Error::new(io::ErrorKind::InvalidData, e)))?;
+        match reply {
+            AttachReply::Attached { pid, .. } => Ok((stream, pid)),
+            AttachReply::Error { error } => Err(ClientError::Shim {
+                socket,
+                source: error,
+            }),
+        }
+    }
+
     /// The shim's view of the container.
     pub async fn state(&self, op: Operation, id: &str) -> Result<StateInfo, ClientError> {
         self.call(op, id, |c| c.state()).await
@@ -139,6 +221,17 @@ impl ShimPaths {
 
     /// Waits for the exit over an async connection.
     pub async fn wait(&self) -> Result<ExitRecord, ClientError> {
+        self.wait_for(Request::Wait).await
+    }
+
+    /// Waits for exec `id`'s exit over an async connection.
+    pub async fn exec_wait(&self, id: &str) -> Result<ExitRecord, ClientError> {
+        self.wait_for(Request::ExecWait { id: id.into() }).await
+    }
+
+    /// Sends a request answered with an exit record, possibly much later, on an async
+    /// connection of its own.
+    async fn wait_for(&self, wait: Request) -> Result<ExitRecord, ClientError> {
         let socket = self.socket();
         let io_err = |op: &'static str| {
             let socket = socket.clone();
@@ -155,7 +248,7 @@ impl ShimPaths {
             Request::Hello {
                 version: PROTOCOL_VERSION,
             },
-            Request::Wait,
+            wait,
         ] {
             let line =
                 serde_json::to_string(&req).map_err(|e| io_err("encode")(io::Error::other(e)))?;

@@ -12,9 +12,10 @@ use super::shared::{Shared, STARTED_FILE};
 use super::shim::{shim_error, shim_gone};
 use crate::document::{Isolation, ProcessParameters};
 use crate::error::{Cause, ComputeError, Result};
-use crate::properties::{Properties, PropertyQuery, ResourceUpdate, Stdio};
+use crate::properties::{Properties, PropertyQuery, ResourceUpdate};
 use crate::state::{Event, ExitStatus, Operation, State};
-use crate::{BoxFuture, ComputeSystem, Process};
+use crate::{AddedProcess, AttachOptions, AttachStream, BoxFuture, ComputeSystem, ProcessIo};
+use silo_shim::protocol::{AttachRequest, Request};
 
 /// A handle on one process-isolated compute system.
 #[derive(Debug, Clone)]
@@ -80,8 +81,19 @@ impl ComputeSystem for ProcessComputeSystem {
         Box::pin(async move {
             let s = &self.shared;
             let op = Operation::Terminate;
-            s.checked(op).await?;
+            let obs = s.checked(op).await?;
             s.mark_forced(op)?;
+            if obs.state == State::Paused {
+                // Thaw first so the kill lands on every cgroup layout; the processes run for
+                // a moment before they die, which is harmless for a kill.
+                let thawed = s
+                    .paths
+                    .call(op, &s.id, |c| c.call(&Request::Resume).map(drop))
+                    .await;
+                if let Err(e) = thawed {
+                    tracing::warn!(id = %s.id, "thaw before terminate: {e}");
+                }
+            }
             s.kill(op, libc::SIGKILL, true).await?;
             s.wait_exit(op).await
         })
@@ -89,18 +101,29 @@ impl ComputeSystem for ProcessComputeSystem {
 
     fn pause(&self) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move {
-            self.shared.checked(Operation::Pause).await?;
-            let what = "pause (the shim has no freezer support yet)";
-            Err(self.shared.not_supported(Operation::Pause, what))
+            let s = &self.shared;
+            let op = Operation::Pause;
+            s.checked(op).await?;
+            s.paths
+                .call(op, &s.id, |c| c.call(&Request::Pause).map(drop))
+                .await
+                .map_err(|e| shim_error(op, &s.id, e))?;
+            s.publish(Event::Paused);
+            Ok(())
         })
     }
 
     fn resume(&self) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move {
-            // Nothing can be Paused without pause, so the guard already refuses every state.
-            self.shared.checked(Operation::Resume).await?;
-            let what = "resume (the shim has no freezer support yet)";
-            Err(self.shared.not_supported(Operation::Resume, what))
+            let s = &self.shared;
+            let op = Operation::Resume;
+            s.checked(op).await?;
+            s.paths
+                .call(op, &s.id, |c| c.call(&Request::Resume).map(drop))
+                .await
+                .map_err(|e| shim_error(op, &s.id, e))?;
+            s.publish(Event::Resumed);
+            Ok(())
         })
     }
 
@@ -141,23 +164,68 @@ impl ComputeSystem for ProcessComputeSystem {
         })
     }
 
-    fn modify(&self, _update: ResourceUpdate) -> BoxFuture<'_, Result<()>> {
+    fn modify(&self, update: ResourceUpdate) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move {
-            self.shared.checked(Operation::Modify).await?;
-            let what = "modify (live limit and mount updates are not in the shim protocol yet)";
-            Err(self.shared.not_supported(Operation::Modify, what))
+            let s = &self.shared;
+            let op = Operation::Modify;
+            s.checked(op).await?;
+            let ResourceUpdate::Limits { resources } = update else {
+                let what = "adding or removing mounts of a running system";
+                return Err(s.not_supported(op, what));
+            };
+            resources.validate().map_err(|e| s.err(op, e))?;
+            // Limits live in the cgroup the runtime made: write them there directly.
+            s.cgroup.apply(&resources).map_err(|e| {
+                let cause = Cause::Io {
+                    action: "write",
+                    path: e.path,
+                    source: e.source,
+                };
+                s.err(op, cause)
+            })?;
+            s.publish(Event::Modified);
+            Ok(())
         })
     }
 
     fn create_process(
         &self,
-        _params: ProcessParameters,
-        _stdio: Stdio,
-    ) -> BoxFuture<'_, Result<Arc<dyn Process>>> {
+        params: ProcessParameters,
+        io: ProcessIo,
+    ) -> BoxFuture<'_, Result<AddedProcess>> {
+        Box::pin(super::exec::create(&self.shared, params, io))
+    }
+
+    fn attach(&self, opts: AttachOptions) -> BoxFuture<'_, Result<AttachStream>> {
         Box::pin(async move {
-            self.shared.checked(Operation::CreateProcess).await?;
-            let what = "create_process (exec is not in the shim protocol yet)";
-            Err(self.shared.not_supported(Operation::CreateProcess, what))
+            let s = &self.shared;
+            let op = Operation::Attach;
+            s.checked(op).await?;
+            let req = AttachRequest {
+                stdin: opts.stdin,
+                stdout: opts.stdout,
+                stderr: opts.stderr,
+                exec: None,
+            };
+            let (stream, _) = s
+                .paths
+                .attach(&req)
+                .await
+                .map_err(|e| shim_error(op, &s.id, e))?;
+            Ok(stream)
+        })
+    }
+
+    fn resize_console(&self, width: u16, height: u16) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            let s = &self.shared;
+            let op = Operation::Resize;
+            s.checked(op).await?;
+            let req = Request::Resize { width, height };
+            s.paths
+                .call(op, &s.id, move |c| c.call(&req).map(drop))
+                .await
+                .map_err(|e| shim_error(op, &s.id, e))
         })
     }
 

@@ -34,6 +34,10 @@ pub const OCI_VERSION: &str = "1.2.0";
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /// Where silo's init is bind-mounted inside the container. Contract with the init: it is
 /// started as `silo-init -- <args...>`, runs args as its child, forwards signals and reaps.
+///
+/// `/sbin` as Docker's `/sbin/docker-init`: a root-owned system directory every distribution
+/// has (or links to `/usr/sbin`), where a file named after silo shadows nothing of the image's
+/// own and which tools that read `/proc/1/cmdline` already expect to find an init in.
 pub const INIT_PATH: &str = "/sbin/silo-init";
 /// Open-file limits when the document sets none: a soft limit `select()` users survive and a
 /// hard limit servers can raise to.

@@ -435,6 +435,25 @@ fn init_wraps_the_entrypoint() {
         init.source().as_deref(),
         Some(Path::new("/usr/libexec/silo-init"))
     );
+    // Read-only: a container must not be able to replace the init that other containers run.
+    let options = init.options().clone().unwrap();
+    assert!(options.iter().any(|o| o == "ro"), "{options:?}");
+
+    // Without init the path is ignored: the command is PID 1, nothing is mounted.
+    doc.init = false;
+    let spec = oci_spec(
+        &doc,
+        Path::new(ROOTFS),
+        Some(Path::new("/usr/libexec/silo-init")),
+    )
+    .unwrap();
+    let args = spec.process().as_ref().unwrap().args().clone().unwrap();
+    assert_eq!(args, vec!["sh", "-c", "echo hi"]);
+    assert!(!spec
+        .mounts()
+        .iter()
+        .flatten()
+        .any(|m| m.destination() == Path::new(INIT_PATH)));
 }
 
 #[test]

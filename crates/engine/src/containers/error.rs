@@ -11,6 +11,9 @@ pub enum ContainerError {
     /// No container has that id, name or id prefix.
     #[error("No such container: {0}")]
     NotFound(String),
+    /// No exec has that id.
+    #[error("No such exec instance: {0}")]
+    NoSuchExec(String),
     /// An id prefix matches more than one container.
     #[error("multiple containers found with provided prefix: {0}")]
     Ambiguous(String),
@@ -65,7 +68,7 @@ pub enum ContainerError {
 impl HasKind for ContainerError {
     fn kind(&self) -> ErrorKind {
         match self {
-            ContainerError::NotFound(_) => ErrorKind::NotFound,
+            ContainerError::NotFound(_) | ContainerError::NoSuchExec(_) => ErrorKind::NotFound,
             ContainerError::Ambiguous(_)
             | ContainerError::InvalidName(_)
             | ContainerError::InvalidConfig(_) => ErrorKind::InvalidArgument,

@@ -51,8 +51,46 @@ fn merge_config(req: &CreateRequest, image: &ImageRecord) -> ContainerConfig {
         user: pick(&req.user, defaults.user()),
         hostname: req.hostname.clone().unwrap_or_default(),
         labels: req.labels.clone(),
-        tty: false,
+        tty: req.tty,
+        open_stdin: req.open_stdin,
+        stdin_once: req.stdin_once,
+        attach_stdin: req.attach_stdin,
+        attach_stdout: req.attach_stdout,
+        attach_stderr: req.attach_stderr,
+        console_size: req.console_size,
+        stop_signal: pick(&req.stop_signal, defaults.stop_signal()),
+        stop_timeout: req.stop_timeout,
     }
+}
+
+/// Refuses restart policies Docker refuses, with its messages.
+pub(super) fn validate_restart_policy(
+    policy: &super::model::RestartPolicy,
+    auto_remove: bool,
+) -> std::result::Result<(), ContainerError> {
+    let invalid = |m: String| Err(ContainerError::InvalidConfig(m));
+    match policy.name.as_str() {
+        "" | "no" | "always" | "unless-stopped" | "on-failure" => {}
+        other => return invalid(format!("invalid restart policy '{other}'")),
+    }
+    if policy.maximum_retry_count < 0 {
+        return invalid("invalid restart policy: maximum retry count cannot be negative".into());
+    }
+    if policy.maximum_retry_count > 0 && policy.name != "on-failure" {
+        return invalid(format!(
+            "invalid restart policy: maximum retry count can only be used with 'on-failure' (got '{}')",
+            policy.name
+        ));
+    }
+    if auto_remove && !matches!(policy.name.as_str(), "" | "no") {
+        return invalid("can't create 'AutoRemove' container with restart policy".into());
+    }
+    Ok(())
+}
+
+/// A stop timeout in seconds as Docker reads it: negative waits forever.
+pub(super) fn stop_timeout(secs: i64) -> Duration {
+    Duration::from_secs(u64::try_from(secs).unwrap_or(u64::from(u32::MAX)))
 }
 
 impl Engine {
@@ -60,6 +98,21 @@ impl Engine {
     pub async fn create_container(&self, name: Option<&str>, req: CreateRequest) -> Result<String> {
         let containers = &self.containers;
         let runtime = containers.runtime()?.clone();
+        let mut req = req;
+        let hc = &mut req.host_config;
+        validate_restart_policy(&hc.restart_policy, hc.auto_remove)?;
+        hc.extra.isolation = self.resolve_isolation(&hc.extra.isolation)?;
+        for (key, value) in &self.config.default_log_opts {
+            hc.extra
+                .log_opts
+                .entry(key.clone())
+                .or_insert_with(|| value.clone());
+        }
+        if let Some(sig) = req.stop_signal.as_deref().filter(|s| !s.is_empty()) {
+            if super::signal::parse_signal(sig).is_none() {
+                return Err(ContainerError::InvalidConfig(format!("Invalid signal: {sig}")).into());
+            }
+        }
         let image = self.images.find(&req.image)?;
         let layers = self.image_rootfs(&image)?;
         let id = names::new_id()?;
@@ -96,34 +149,61 @@ impl Engine {
         Ok(id)
     }
 
-    /// `docker start`: runs the first process. NotModified if already running.
-    pub async fn start_container(&self, key: &str) -> Result<()> {
-        let containers = &self.containers;
-        let mut c = containers.store().find(key)?;
-        match c.state.status {
-            Status::Created => {}
-            s if s.is_live() => return Err(ContainerError::NotModified(c.id).into()),
-            _ => {
-                return Err(ContainerError::NotSupported(format!(
-                    "cannot start container {}: restarting an {} container is not supported yet",
-                    c.short_name(),
-                    c.state.status.as_str()
-                ))
-                .into())
-            }
+    /// `--isolation` (or the daemon's `exec-opts` default) as silo can run it today.
+    fn resolve_isolation(&self, asked: &str) -> Result<String> {
+        let wanted = match asked {
+            "" | "default" => self.config.default_isolation.as_str(),
+            other => other,
+        };
+        match wanted {
+            "" | "process" => Ok("process".to_string()),
+            "hyperv" | "vm" => Err(ContainerError::NotSupported(
+                "VM isolation is not available yet (--isolation=hyperv): use --isolation=process"
+                    .to_string(),
+            )
+            .into()),
+            other => Err(ContainerError::InvalidConfig(format!(
+                "invalid isolation {other:?}: silo supports process (and hyperv, not available yet)"
+            ))
+            .into()),
         }
-        let system = containers.system(&c.id).ok_or_else(|| {
-            ContainerError::State(format!("container {} has no compute system", c.id))
-        })?;
+    }
+
+    /// `docker start`: runs the first process; an exited container gets a fresh compute system
+    /// over the same sandbox. NotModified if already running.
+    pub async fn start_container(&self, key: &str) -> Result<()> {
+        let id = self.containers.store().find(key)?.id;
+        let _guard = self.containers.lock(&id).await;
+        let c = self.containers.store().find(&id)?;
+        if c.state.status.is_live() {
+            return Err(ContainerError::NotModified(c.id).into());
+        }
+        self.start_locked(c, false).await
+    }
+
+    /// Starts `c` (Created, Exited or Restarting), holding its lock. `restarted` counts it as a
+    /// restart by the policy.
+    pub(super) async fn start_locked(&self, c: Container, restarted: bool) -> Result<()> {
+        let containers = &self.containers;
+        let existing = match c.state.status {
+            Status::Created => containers.system(&c.id),
+            _ => None,
+        };
+        let system = match existing {
+            Some(system) => system,
+            None => self.respawn(&c).await?,
+        };
         system.start().await.map_err(ContainerError::from)?;
         let props = system
             .properties(Default::default())
             .await
             .map_err(ContainerError::from)?;
+        let mut c = containers.store().find(&c.id)?;
         c.state = ContainerState {
             status: Status::Running,
             pid: props.pid.unwrap_or_default(),
             started_at: Some(props.started_at.unwrap_or_else(Utc::now)),
+            restart_count: c.state.restart_count + i64::from(restarted),
             ..ContainerState::default()
         };
         containers.store().update(&c)?;
@@ -132,19 +212,56 @@ impl Engine {
         Ok(())
     }
 
-    /// `docker stop`: the stop signal (SIGTERM), then a kill after `timeout` (default 10 s).
-    /// Returns which phase ended the container; NotModified if it was not running.
-    pub async fn stop_container(&self, key: &str, timeout: Option<Duration>) -> Result<StopPhase> {
-        let c = self.containers.store().find(key)?;
+    /// `docker stop`: `signal` (default: the container's stop signal, else SIGTERM), then a
+    /// kill after `timeout_secs` (default: the container's stop timeout, else 10 s; negative
+    /// waits forever). Returns which phase ended the container; NotModified if it was not
+    /// running. The restart policy leaves a stopped container alone.
+    pub async fn stop_container(
+        &self,
+        key: &str,
+        signal: Option<i32>,
+        timeout_secs: Option<i64>,
+    ) -> Result<StopPhase> {
+        let id = self.containers.store().find(key)?.id;
+        let _guard = self.containers.lock(&id).await;
+        let c = self.containers.store().find(&id)?;
+        self.stop_locked(c, signal, timeout_secs).await
+    }
+
+    pub(super) async fn stop_locked(
+        &self,
+        mut c: Container,
+        signal: Option<i32>,
+        timeout_secs: Option<i64>,
+    ) -> Result<StopPhase> {
+        if c.state.status == Status::Restarting {
+            // Waiting out the back-off: cancel the restart.
+            c.state.status = Status::Exited;
+            c.state.manually_stopped = true;
+            self.containers.store().update(&c)?;
+            self.events.container("stop", &c, &[]);
+            return Ok(StopPhase::Signal);
+        }
         let Some(system) = self.live_system(&c) else {
+            // Not running; still a user's stop, which the restart policy must respect.
+            if !c.state.manually_stopped {
+                c.state.manually_stopped = true;
+                self.containers.store().update(&c)?;
+            }
             return Err(ContainerError::NotModified(c.id).into());
         };
+        c.state.manually_stopped = true;
+        self.containers.store().update(&c)?;
+        let signal = signal
+            .or_else(|| super::signal::parse_signal(&c.config.stop_signal))
+            .unwrap_or(libc::SIGTERM);
+        let timeout = timeout_secs
+            .or(c.config.stop_timeout)
+            .map(stop_timeout)
+            .unwrap_or(DEFAULT_STOP_TIMEOUT);
         self.events
-            .container("kill", &c, &[("signal", libc::SIGTERM.to_string())]);
-        let status = match system
-            .shutdown(libc::SIGTERM, timeout.unwrap_or(DEFAULT_STOP_TIMEOUT))
-            .await
-        {
+            .container("kill", &c, &[("signal", signal.to_string())]);
+        let status = match system.shutdown(signal, timeout).await {
             Ok(status) => status,
             // It exited by itself meanwhile.
             Err(e) if e.kind() == ErrorKind::FailedPrecondition => {
@@ -152,17 +269,29 @@ impl Engine {
             }
             Err(e) => return Err(ContainerError::from(e).into()),
         };
+        if status.exit_type == ExitType::ForcedExit {
+            self.events
+                .container("kill", &c, &[("signal", libc::SIGKILL.to_string())]);
+        }
         self.record_exit(&c.id, &status);
-        self.events.container("stop", &c, &[]);
+        self.events.container(
+            "stop",
+            &c,
+            &[(
+                "exitType",
+                super::monitor::exit_type_name(status.exit_type).to_string(),
+            )],
+        );
         Ok(match status.exit_type {
             ExitType::ForcedExit => StopPhase::Kill,
             _ => StopPhase::Signal,
         })
     }
 
-    /// `docker kill`: sends `signal` to the first process. Conflict if it is not running.
+    /// `docker kill`: sends `signal` to the first process. Conflict if it is not running. A
+    /// SIGKILL or the container's stop signal counts as a manual stop for the restart policy.
     pub async fn kill_container(&self, key: &str, signal: i32) -> Result<()> {
-        let c = self.containers.store().find(key)?;
+        let mut c = self.containers.store().find(key)?;
         let Some(system) = self.live_system(&c) else {
             return Err(ContainerError::State(format!(
                 "cannot kill container: {}: container {} is not running",
@@ -170,6 +299,12 @@ impl Engine {
             ))
             .into());
         };
+        let stop_signal =
+            super::signal::parse_signal(&c.config.stop_signal).unwrap_or(libc::SIGTERM);
+        if signal == libc::SIGKILL || signal == stop_signal {
+            c.state.manually_stopped = true;
+            self.containers.store().update(&c)?;
+        }
         system.signal(signal).await.map_err(ContainerError::from)?;
         self.events
             .container("kill", &c, &[("signal", signal.to_string())]);
@@ -234,7 +369,9 @@ impl Engine {
     /// `docker rm`: Conflict for a running container unless `force`, which kills it first.
     pub async fn remove_container(&self, key: &str, force: bool) -> Result<()> {
         let containers = &self.containers;
-        let c = containers.store().find(key)?;
+        let id = containers.store().find(key)?.id;
+        let _guard = containers.lock(&id).await;
+        let mut c = containers.store().find(&id)?;
         if c.state.status.is_live() && !force {
             return Err(ContainerError::State(format!(
                 "cannot remove container \"{}\": container is {}: stop the container before removing or force remove",
@@ -246,6 +383,9 @@ impl Engine {
         let system = containers.system(&c.id);
         if let Some(system) = &system {
             if c.state.status.is_live() {
+                // No restart policy may bring it back while it is being removed.
+                c.state.manually_stopped = true;
+                containers.store().update(&c)?;
                 match system.terminate().await {
                     Ok(status) => self.record_exit(&c.id, &status),
                     Err(e) if e.kind() == ErrorKind::FailedPrecondition => {}
@@ -261,22 +401,28 @@ impl Engine {
             }
         }
         containers.systems().remove(&c.id);
+        containers.execs.forget_container(&c.id);
         containers.store().delete(&c.id)?;
-        let sandbox = containers.sandboxes.join(&c.id);
-        if let Err(e) = std::fs::remove_dir_all(&sandbox) {
-            if e.kind() != std::io::ErrorKind::NotFound {
-                tracing::warn!("remove sandbox {}: {e}", sandbox.display());
+        for dir in self.sandbox_dirs(&c.id) {
+            if let Err(e) = std::fs::remove_dir_all(&dir) {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    tracing::warn!("remove {}: {e}", dir.display());
+                }
             }
         }
+        containers.backoff().remove(&c.id);
+        containers.locks().remove(&c.id);
         self.events.container("destroy", &c, &[]);
         Ok(())
     }
 
-    /// The handle of a container whose record says it runs.
-    fn live_system(&self, c: &Container) -> Option<Arc<dyn silo_compute::ComputeSystem>> {
-        c.state
-            .status
-            .is_live()
+    /// The handle of a container whose record says its first process runs (not one waiting
+    /// out a restart back-off: its system has stopped).
+    pub(super) fn live_system(
+        &self,
+        c: &Container,
+    ) -> Option<Arc<dyn silo_compute::ComputeSystem>> {
+        matches!(c.state.status, Status::Running | Status::Paused)
             .then(|| self.containers.system(&c.id))
             .flatten()
     }
@@ -301,6 +447,29 @@ mod tests {
             "last_tag_time": null,
         }))
         .unwrap()
+    }
+
+    #[test]
+    fn restart_policies_are_checked_with_dockers_messages() {
+        use crate::containers::model::RestartPolicy;
+        let p = |name: &str, max| RestartPolicy {
+            name: name.into(),
+            maximum_retry_count: max,
+        };
+        for ok in [p("", 0), p("no", 0), p("always", 0), p("on-failure", 3)] {
+            validate_restart_policy(&ok, false).unwrap();
+        }
+        validate_restart_policy(&p("no", 0), true).unwrap();
+        let err = validate_restart_policy(&p("always", 0), true).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "can't create 'AutoRemove' container with restart policy"
+        );
+        assert!(validate_restart_policy(&p("sometimes", 0), false).is_err());
+        assert!(validate_restart_policy(&p("always", 2), false).is_err());
+        assert!(validate_restart_policy(&p("on-failure", -1), false).is_err());
+        assert_eq!(stop_timeout(-1), Duration::from_secs(u64::from(u32::MAX)));
+        assert_eq!(stop_timeout(3), Duration::from_secs(3));
     }
 
     #[test]

@@ -9,14 +9,21 @@
 //! `document` (record → compute-system document), `lifecycle` (create/start/stop/kill/wait/rm),
 //! `monitor` (exit watching and reconnection), `query` (list/inspect/logs).
 
+mod attach;
 mod document;
 mod error;
+mod exec;
 mod lifecycle;
 pub mod model;
 mod monitor;
 mod names;
 mod query;
+mod respawn;
+mod restart;
+pub mod signal;
+mod stats;
 mod store;
+mod update;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -24,8 +31,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use silo_compute::{ComputeService, ComputeSystem};
 
+pub use attach::Attachment;
 pub use error::ContainerError;
+pub use exec::{ExecConfig, ExecInfo, ExecStream};
 pub use query::LogOptions;
+pub use stats::{ContainerStats, TopOutput};
+pub use update::{PruneReport as ContainerPruneReport, UpdateRequest};
 
 use store::Store;
 
@@ -54,6 +65,12 @@ pub(crate) struct Containers {
     systems: Mutex<HashMap<String, Arc<dyn ComputeSystem>>>,
     /// `<data_root>/engine/sandboxes`: one writable overlay directory per container.
     sandboxes: PathBuf,
+    /// One lock per container serialising start, stop, restart and remove.
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// The restart policy's current back-off per container.
+    backoff: Mutex<HashMap<String, std::time::Duration>>,
+    /// Execs of running containers (memory only, as in Docker).
+    execs: exec::Execs,
 }
 
 impl Containers {
@@ -74,10 +91,13 @@ impl Containers {
             store: Mutex::new(store),
             systems: Mutex::new(HashMap::new()),
             sandboxes,
+            locks: Mutex::new(HashMap::new()),
+            backoff: Mutex::new(HashMap::new()),
+            execs: exec::Execs::default(),
         })
     }
 
-    fn store(&self) -> MutexGuard<'_, Store> {
+    pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
         self.store.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -87,6 +107,20 @@ impl Containers {
 
     fn runtime(&self) -> Result<&ContainerRuntime, ContainerError> {
         self.runtime.as_ref().ok_or(ContainerError::NoRuntime)
+    }
+
+    fn locks(&self) -> MutexGuard<'_, HashMap<String, Arc<tokio::sync::Mutex<()>>>> {
+        self.locks.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn backoff(&self) -> MutexGuard<'_, HashMap<String, std::time::Duration>> {
+        self.backoff.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Takes the operation lock of container `id` (start, stop, restart, remove).
+    async fn lock(&self, id: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = self.locks().entry(id.to_string()).or_default().clone();
+        lock.lock_owned().await
     }
 
     /// The live system of `id`, if the engine holds one.

@@ -72,8 +72,30 @@ pub struct ContainerConfig {
     /// Empty means the first 12 characters of the id.
     pub hostname: String,
     pub labels: BTreeMap<String, String>,
-    /// Always false for now: the shim has no pty yet.
+    /// `-t`: the first process gets a terminal; its output is one raw stream.
     pub tty: bool,
+    /// `-i`: keep stdin open so clients can attach to it.
+    #[serde(default)]
+    pub open_stdin: bool,
+    /// Close the container's stdin when the first attached client ends its input.
+    #[serde(default)]
+    pub stdin_once: bool,
+    /// Which streams `docker run` (attached) asked for; shown by inspect.
+    #[serde(default)]
+    pub attach_stdin: bool,
+    #[serde(default)]
+    pub attach_stdout: bool,
+    #[serde(default)]
+    pub attach_stderr: bool,
+    /// Initial terminal size (columns, rows), Docker's `HostConfig.ConsoleSize`.
+    #[serde(default)]
+    pub console_size: Option<(u16, u16)>,
+    /// `--stop-signal` / the image's `StopSignal`; empty is SIGTERM.
+    #[serde(default)]
+    pub stop_signal: String,
+    /// `--stop-timeout` in seconds; `None` is 10.
+    #[serde(default)]
+    pub stop_timeout: Option<i64>,
 }
 
 /// Docker's `HostConfig` subset silo honours or stores.
@@ -89,11 +111,67 @@ pub struct HostConfig {
     pub pids_limit: Option<i64>,
     /// `--rm`: remove once it exits.
     pub auto_remove: bool,
-    /// Stored for inspect; not acted on yet.
+    /// `--restart`, honoured by the exit monitor and at daemon start.
     pub restart_policy: RestartPolicy,
+    /// `--init` as the client sent it (`HostConfig.Init`); `None` and `Some(true)` both run
+    /// silo-init as PID 1 (see `containers::document`), `Some(false)` runs the command as PID 1.
+    #[serde(default)]
+    pub init: Option<bool>,
+    /// The rest of what silo honours; `#[serde(default)]` keeps older records readable.
+    #[serde(default)]
+    pub extra: HostOptions,
 }
 
-/// `--restart` (stored, not yet honoured).
+/// Create options beyond the original subset, each mapped onto the compute document by
+/// `containers::document`. Zero / empty means "not set", as in Docker's API.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HostOptions {
+    /// `--privileged`.
+    pub privileged: bool,
+    /// `--cap-add` / `--cap-drop` (names as given).
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    /// `--security-opt no-new-privileges`.
+    pub no_new_privileges: bool,
+    /// `--security-opt` as given (for inspect).
+    pub security_opt: Vec<String>,
+    /// `--security-opt seccomp=unconfined`.
+    pub seccomp_unconfined: bool,
+    /// `MaskedPaths` / `ReadonlyPaths` (`--security-opt systempaths=unconfined` sends both
+    /// empty); `None` keeps the defaults.
+    pub masked_paths: Option<Vec<String>>,
+    pub readonly_paths: Option<Vec<String>>,
+    /// `--read-only`.
+    pub readonly_rootfs: bool,
+    /// `--tmpfs` / HostConfig.Tmpfs: destination → mount options (`size=64m,mode=1777`).
+    pub tmpfs: BTreeMap<String, String>,
+    /// `--memory-swap` in bytes; 0 is Docker's default (twice the memory), -1 unlimited.
+    pub memory_swap: i64,
+    /// `--cpu-quota` (µs) and `--cpu-period` (µs); 0 is unset.
+    pub cpu_quota: i64,
+    pub cpu_period: i64,
+    /// `--oom-score-adj`.
+    pub oom_score_adj: i64,
+    /// `--ulimit`.
+    pub ulimits: Vec<Ulimit>,
+    /// `--shm-size` in bytes; 0 is Docker's 64 MiB.
+    pub shm_size: i64,
+    /// `--log-opt` merged over daemon.json's `log-opts` at create (`max-size`, `max-file`).
+    pub log_opts: BTreeMap<String, String>,
+    /// `--isolation` resolved at create (`process`).
+    pub isolation: String,
+}
+
+/// One `--ulimit name=soft[:hard]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ulimit {
+    pub name: String,
+    pub soft: i64,
+    pub hard: i64,
+}
+
+/// `--restart`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RestartPolicy {
     /// `""`, `no`, `always`, `on-failure`, `unless-stopped`.
@@ -147,6 +225,18 @@ pub struct ContainerState {
     pub error: String,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// How the last run ended, in the compute service's words: `GracefulExit` (it exited by
+    /// itself or on the stop signal), `ForcedExit` (killed: `stop` timed out, `kill -9`, `rm
+    /// -f`) or `UnexpectedExit` (OOM, lost). Shown by inspect as `State.SiloExitType`.
+    #[serde(default)]
+    pub exit_type: Option<String>,
+    /// Times the restart policy restarted it (inspect's `RestartCount`).
+    #[serde(default)]
+    pub restart_count: i64,
+    /// `stop`/`kill` by a user since the last start: the restart policy stays quiet, and an
+    /// `unless-stopped` container stays down across daemon restarts.
+    #[serde(default)]
+    pub manually_stopped: bool,
 }
 
 /// What the client asked `create` for, before image defaults are merged in.
@@ -163,6 +253,17 @@ pub struct CreateRequest {
     pub user: Option<String>,
     pub hostname: Option<String>,
     pub labels: BTreeMap<String, String>,
+    pub tty: bool,
+    pub open_stdin: bool,
+    pub stdin_once: bool,
+    pub attach_stdin: bool,
+    pub attach_stdout: bool,
+    pub attach_stderr: bool,
+    /// Columns, rows.
+    pub console_size: Option<(u16, u16)>,
+    /// `None` takes the image's.
+    pub stop_signal: Option<String>,
+    pub stop_timeout: Option<i64>,
     pub host_config: HostConfig,
 }
 

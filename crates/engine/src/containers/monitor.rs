@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use silo_compute::{ComputeSystem, ExitStatus, State};
+use silo_compute::{ComputeSystem, ExitStatus, ExitType, State};
 use silo_errdefs::{ErrorKind, HasKind};
 
 use super::model::Status;
@@ -39,6 +39,8 @@ impl Engine {
                 if let Err(e) = engine.remove_container(&id, true).await {
                     tracing::warn!("auto-remove container {id}: {e}");
                 }
+            } else {
+                engine.apply_restart_policy(&id).await;
             }
         });
     }
@@ -48,7 +50,7 @@ impl Engine {
     pub(super) fn record_exit(&self, id: &str, status: &ExitStatus) {
         let store = self.containers.store();
         let Ok(mut c) = store.find(id) else { return };
-        if !c.state.status.is_live() {
+        if !matches!(c.state.status, Status::Running | Status::Paused) {
             return;
         }
         c.state.status = Status::Exited;
@@ -56,16 +58,26 @@ impl Engine {
         c.state.exit_code = status.code;
         c.state.oom_killed = status.oom_killed;
         c.state.finished_at = Some(status.finished_at);
+        c.state.exit_type = Some(exit_type_name(status.exit_type).to_string());
         if let Err(e) = store.update(&c) {
             tracing::warn!("record exit of container {id}: {e}");
         }
         drop(store);
-        self.events
-            .container("die", &c, &[("exitCode", status.code.to_string())]);
+        if status.oom_killed {
+            self.events.container("oom", &c, &[]);
+        }
+        self.events.container(
+            "die",
+            &c,
+            &[
+                ("exitCode", status.code.to_string()),
+                ("exitType", exit_type_name(status.exit_type).to_string()),
+            ],
+        );
     }
 
     /// Records that a container's system is gone without an exit status.
-    fn record_lost(&self, id: &str, why: &str) {
+    pub(super) fn record_lost(&self, id: &str, why: &str) {
         let store = self.containers.store();
         let Ok(mut c) = store.find(id) else { return };
         if c.state.status == Status::Exited {
@@ -73,6 +85,7 @@ impl Engine {
         }
         c.state.status = Status::Exited;
         c.state.pid = 0;
+        c.state.exit_type = Some(exit_type_name(ExitType::UnexpectedExit).to_string());
         c.state.exit_code = LOST_EXIT_CODE;
         c.state.error = why.to_string();
         c.state.finished_at = Some(Utc::now());
@@ -92,7 +105,17 @@ impl Engine {
         };
         let compute = runtime.compute.clone();
         let records = self.containers.store().all()?;
-        for c in records {
+        let mut exited_while_down = Vec::new();
+        for mut c in records {
+            if c.state.status == Status::Restarting {
+                // The daemon went down during a restart back-off: the exit is recorded already.
+                c.state.status = Status::Exited;
+                self.containers.store().update(&c)?;
+                exited_while_down.push(c.id.clone());
+            }
+            if matches!(c.state.status, Status::Running | Status::Paused) {
+                exited_while_down.push(c.id.clone());
+            }
             let system = match compute.open(&c.id).await {
                 Ok(system) => system,
                 Err(e) if e.kind() == ErrorKind::NotFound => {
@@ -117,7 +140,10 @@ impl Engine {
                 .systems()
                 .insert(c.id.clone(), system.clone());
             match props.state {
-                State::Running | State::Paused => self.monitor(c.id.clone(), system),
+                State::Running | State::Paused => {
+                    exited_while_down.retain(|id| *id != c.id);
+                    self.monitor(c.id.clone(), system)
+                }
                 State::Stopped => match props.exit_status {
                     Some(status) => self.record_exit(&c.id, &status),
                     None => self.record_lost(&c.id, "exit status unknown"),
@@ -125,6 +151,17 @@ impl Engine {
                 State::Created => {}
             }
         }
+        self.autostart(&exited_while_down);
         Ok(())
+    }
+}
+
+/// The compute service's name for how a run ended (inspect's `State.SiloExitType`, the
+/// `exitType` attribute of `die` and `stop` events).
+pub fn exit_type_name(t: ExitType) -> &'static str {
+    match t {
+        ExitType::GracefulExit => "GracefulExit",
+        ExitType::ForcedExit => "ForcedExit",
+        ExitType::UnexpectedExit => "UnexpectedExit",
     }
 }

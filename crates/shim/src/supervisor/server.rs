@@ -8,7 +8,7 @@ use super::{Shared, THREAD_STACK};
 use crate::protocol::{
     self, check_version, ProtocolError, Request, Response, StateInfo, Status, PROTOCOL_VERSION,
 };
-use crate::SOCKET_FILE;
+use crate::{ATTACH_SOCKET_FILE, SOCKET_FILE};
 
 pub(super) fn accept_loop(shared: Arc<Shared>, listener: UnixListener) {
     for conn in listener.incoming() {
@@ -68,6 +68,7 @@ fn serve(shared: &Shared, stream: UnixStream) {
         if shutdown && done {
             // The exit is on disk and was reported; nothing is left to hand over.
             let _ = std::fs::remove_file(shared.state.join(SOCKET_FILE));
+            let _ = std::fs::remove_file(shared.state.join(ATTACH_SOCKET_FILE));
             std::process::exit(0);
         }
     }
@@ -134,15 +135,47 @@ fn handle(shared: &Shared, req: &Request) -> Response {
                 Err(e) => runtime_err(e),
             }
         }
-        Request::Resize { .. } => bad(ProtocolError::NotImplemented {
-            what: "resize (this container has no pty)".into(),
-        }),
+        Request::Pause | Request::Resume => {
+            let pause = matches!(req, Request::Pause);
+            let (op, from, to) = if pause {
+                ("pause", Status::Running, Status::Paused)
+            } else {
+                ("resume", Status::Paused, Status::Running)
+            };
+            let mut rt = shared.runtime();
+            let inner = shared.inner();
+            let status = inner.status;
+            if status != from || inner.reaped {
+                return precondition(op, status);
+            }
+            drop(inner);
+            let done = if pause { rt.pause() } else { rt.resume() };
+            if let Err(e) = done {
+                return runtime_err(e);
+            }
+            let mut inner = shared.inner();
+            if inner.status == from {
+                inner.status = to;
+            }
+            Response::Done
+        }
+        Request::Resize { width, height } => match &shared.console {
+            Some(master) => match crate::sys::set_winsize(master, *width, *height) {
+                Ok(()) => Response::Done,
+                Err(e) => bad(ProtocolError::Runtime {
+                    op: "resize the terminal of".into(),
+                    id: shared.id.clone(),
+                    message: e.to_string(),
+                }),
+            },
+            None => bad(ProtocolError::NoTerminal {
+                what: format!("container {}", shared.id),
+            }),
+        },
         Request::CloseStdin => {
-            shared
-                .stdin
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .take();
+            if let Some(sink) = &shared.stdin {
+                sink.close();
+            }
             Response::Done
         }
         Request::Wait => {
@@ -157,6 +190,46 @@ fn handle(shared: &Shared, req: &Request) -> Response {
                     .unwrap_or_else(|e| e.into_inner());
             }
         }
+        Request::Exec(spec) => {
+            match super::exec::prepare(shared, spec.clone(), None).and_then(|l| l.run()) {
+                Ok(exec) => Response::ExecStarted { pid: exec.pid },
+                Err(e) => bad(e),
+            }
+        }
+        Request::ExecState { id } => match shared.exec(id) {
+            Ok(exec) => Response::ExecState(exec.info()),
+            Err(e) => bad(e),
+        },
+        Request::ExecWait { id } => match shared.exec(id) {
+            Ok(exec) => Response::Exit(exec.wait()),
+            Err(e) => bad(e),
+        },
+        Request::ExecKill { id, signal } => {
+            // Holding the runtime lock keeps the reaper from freeing the exec's pid meanwhile.
+            let _rt = shared.runtime();
+            let exec = match shared.exec(id) {
+                Ok(exec) if exec.exit().is_none() => exec,
+                Ok(_) | Err(_) => return bad(ProtocolError::NoSuchExec { id: id.clone() }),
+            };
+            match crate::sys::kill(exec.pid, *signal) {
+                Ok(()) => Response::Done,
+                Err(e) => bad(ProtocolError::Runtime {
+                    op: format!("signal exec {id} in"),
+                    id: shared.id.clone(),
+                    message: e.to_string(),
+                }),
+            }
+        }
+        Request::ExecResize { id, width, height } => {
+            match shared.exec(id).and_then(|e| e.resize(*width, *height)) {
+                Ok(()) => Response::Done,
+                Err(e) => bad(e),
+            }
+        }
+        Request::ExecCloseStdin { id } => match shared.exec(id).and_then(|e| e.close_stdin()) {
+            Ok(()) => Response::Done,
+            Err(e) => bad(e),
+        },
         Request::Shutdown => {
             let status = shared.inner().status;
             if status != Status::Stopped {
