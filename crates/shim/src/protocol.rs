@@ -6,7 +6,7 @@
 //! connection, so mismatched daemon and shim binaries fail loudly instead of misreading fields.
 //!
 //! Lifecycle seen through the protocol: `Created` (only with `run --no-start`) → `Start` →
-//! `Running` → the container exits → the shim writes `exit.json`, then reports `Stopped` with its
+//! `Running` (⇄ `Pause`/`Resume` → `Paused`) → the container exits → the shim writes `exit.json`, then reports `Stopped` with its
 //! [`ExitRecord`] → `Shutdown`. Until `Shutdown` the shim keeps answering `State` and `Wait`, so a
 //! daemon restarted after the exit still learns it.
 //!
@@ -71,7 +71,8 @@ pub enum Request {
         height: u16,
     },
     /// Close the shim's end of the container's stdin, so it reads EOF once the daemon's writer
-    /// closes too.
+    /// closes too. With a terminal, which cannot be half-closed, the terminal's end-of-file
+    /// character (^D) is typed instead.
     CloseStdin,
     /// Block until the container has exited; answered with [`Response::Exit`].
     Wait,

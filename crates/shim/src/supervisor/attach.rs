@@ -20,6 +20,9 @@ use crate::protocol::{
     STREAM_STDERR, STREAM_STDOUT,
 };
 
+/// How long a client may take to send its request line.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// How long the output pump waits for a full client queue before disconnecting the client.
 const STALL_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -276,7 +279,11 @@ fn serve(shared: &Shared, sock: UnixStream) {
     };
     // Bytes the client sent after its request line stay in this buffer and go to stdin.
     let mut reader = BufReader::new(read_half);
-    let req = match protocol::read_line(&mut reader) {
+    // A client that never sends its request must not hold a thread forever.
+    let _ = sock.set_read_timeout(Some(HANDSHAKE_TIMEOUT));
+    let line = protocol::read_line(&mut reader);
+    let _ = sock.set_read_timeout(None);
+    let req = match line {
         Ok(Some(line)) => {
             serde_json::from_str::<AttachRequest>(&line).map_err(|e| ProtocolError::BadRequest {
                 message: e.to_string(),
