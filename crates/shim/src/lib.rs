@@ -34,5 +34,12 @@ pub use protocol::{
 pub const SOCKET_FILE: &str = "shim.sock";
 /// The attach socket's file name inside the state directory (see [`protocol`]'s "Attach").
 pub const ATTACH_SOCKET_FILE: &str = "attach.sock";
+/// The longest socket file name in a state directory: what must fit in `sun_path` (108 bytes)
+/// after the directory's path.
+pub const LONGEST_SOCKET_FILE: usize = if SOCKET_FILE.len() > ATTACH_SOCKET_FILE.len() {
+    SOCKET_FILE.len()
+} else {
+    ATTACH_SOCKET_FILE.len()
+};
 /// The exit record's file name inside the state directory.
 pub const EXIT_FILE: &str = "exit.json";

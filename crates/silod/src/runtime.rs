@@ -22,10 +22,10 @@ const MAX_SOCKET_PATH: usize = 107;
 const ID_LEN: usize = 64;
 
 /// `<data_root>/c`: short on purpose, because every container's shim socket lives at
-/// `<state_root>/<64-hex id>/shim.sock` and must fit in `sun_path`.
+/// `<state_root>/<64-hex id>/{shim,attach}.sock` and must fit in `sun_path`.
 pub fn state_root(data_root: &Path) -> Result<PathBuf> {
     let root = data_root.join("c");
-    let socket_len = root.as_os_str().len() + 1 + ID_LEN + 1 + silo_shim::SOCKET_FILE.len();
+    let socket_len = root.as_os_str().len() + 1 + ID_LEN + 1 + silo_shim::LONGEST_SOCKET_FILE;
     if socket_len > MAX_SOCKET_PATH {
         bail!(
             "data root {} is too long for container shim sockets ({socket_len} > {MAX_SOCKET_PATH} bytes); use a data root of at most {} bytes",

@@ -808,8 +808,9 @@ fn cli_run_resources_and_security_flags() {
 fn in_pty(w: &World, command: &str, typed: &str) -> (i32, String) {
     let line = format!("stty rows 40 cols 100; {command}");
     let silo = w.daemon.silo().get_program().to_owned();
-    let mut child = Command::new("script")
-        .args(["-qefc", &line, "/dev/null"])
+    // `timeout`: a client that never returns fails the test instead of hanging it.
+    let mut child = Command::new("timeout")
+        .args(["-k", "5", "60", "script", "-qefc", &line, "/dev/null"])
         .env("SILO_HOST", w.daemon.docker_host())
         .env("SILO", silo)
         .stdin(Stdio::piped())
@@ -880,16 +881,6 @@ fn cli_interactive_tty_run_and_exec() {
     // The remote terminal got our size through the resize endpoint.
     assert!(shown.contains("40 100"), "{shown:?}");
 
-    // ctrl-p ctrl-q detaches: silo exits 0 and the container keeps running.
-    let (code, shown) = in_pty(
-        &w,
-        &format!("\"$SILO\" run -it --name det {img} sh"),
-        "\x10\x11",
-    );
-    assert_eq!(code, 0, "{shown:?}");
-    assert_eq!(w.status("det"), "running");
-    w.silo(&["rm", "-f", "det"]);
-
     w.silo(&["run", "-d", "--name", "tty", img, "sleep", "1000"]);
     // The exec's terminal gets our size from the resize after start (silod does not apply the
     // exec's ConsoleSize yet, so a process asking at once may still see 0x0).
@@ -904,4 +895,23 @@ fn cli_interactive_tty_run_and_exec() {
     assert_eq!(code, 9, "{shown:?}");
     assert!(shown.contains("in-2"), "{shown:?}");
     w.silo(&["rm", "-f", "tty"]);
+}
+
+#[test]
+fn cli_detach_keys_leave_the_container_running() {
+    if !can_run_pty() {
+        return;
+    }
+    let w = World::new(true);
+    let img = w.image.as_str();
+    // ctrl-p ctrl-q detaches: silo exits 0 and the container keeps running (docker closes a
+    // container's stdin when its attach ends only without a TTY).
+    let (code, shown) = in_pty(
+        &w,
+        &format!("\"$SILO\" run -it --name det {img} sh"),
+        "\x10\x11",
+    );
+    assert_eq!(code, 0, "{shown:?}");
+    assert_eq!(w.status("det"), "running");
+    w.silo(&["rm", "-f", "det"]);
 }

@@ -6,8 +6,6 @@
 use std::io::{IsTerminal, Read, Write};
 use std::os::fd::AsFd;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -75,30 +73,33 @@ pub async fn pump(
     } else {
         None
     };
-    // The daemon detaches on the detach keys by closing the stream; watching for them here
-    // too tells that apart from the process's exit, as docker's escape proxy does.
-    let detached = Arc::new(AtomicBool::new(false));
     // Without stdin the write half is kept (not shut down) until the output ends.
     let (writer, _held) = if stdin {
         let watch = DetachWatch {
             keys: detach_keys.to_vec(),
-            matched: 0,
-            seen: detached.clone(),
+            held: Vec::new(),
         };
         (Some(tokio::spawn(copy_stdin(input, watch))), None)
     } else {
         (None, Some(input))
     };
-    let result = copy_output(output, tty).await;
-    if let Some(w) = writer {
-        w.abort();
+    let out = copy_output(output, tty);
+    tokio::pin!(out);
+    let Some(mut writer) = writer else {
+        return out.await.map(|()| Ended::Closed);
+    };
+    tokio::select! {
+        r = &mut out => {
+            writer.abort();
+            r.map(|()| Ended::Closed)
+        }
+        typed = &mut writer => match typed {
+            // The detach keys: leave, as docker's escape proxy does, whatever the daemon does.
+            Ok(true) => Ok(Ended::Detached),
+            // Stdin ended (and was half-closed): the output goes on until the process exits.
+            _ => out.await.map(|()| Ended::Closed),
+        },
     }
-    result?;
-    Ok(if detached.load(Ordering::SeqCst) {
-        Ended::Detached
-    } else {
-        Ended::Closed
-    })
 }
 
 async fn copy_output(mut output: Output, tty: bool) -> Result<()> {
@@ -120,34 +121,42 @@ async fn copy_output(mut output: Output, tty: bool) -> Result<()> {
     Ok(())
 }
 
-/// Notices the detach sequence in what is typed, across reads.
+/// docker's escape proxy: the detach sequence typed on stdin, across reads. Bytes that may be
+/// its start are held back until the next byte shows whether they are.
 #[derive(Debug)]
 struct DetachWatch {
     keys: Vec<u8>,
-    matched: usize,
-    seen: Arc<AtomicBool>,
+    held: Vec<u8>,
 }
 
 impl DetachWatch {
-    fn feed(&mut self, bytes: &[u8]) {
+    /// What to forward of `bytes`, and whether the sequence is now complete.
+    fn feed(&mut self, bytes: &[u8]) -> (Vec<u8>, bool) {
         if self.keys.is_empty() {
-            return;
+            return (bytes.to_vec(), false);
         }
+        let mut out = Vec::with_capacity(bytes.len());
         for &b in bytes {
-            if b == self.keys[self.matched] {
-                self.matched += 1;
-                if self.matched == self.keys.len() {
-                    self.seen.store(true, Ordering::SeqCst);
-                    self.matched = 0;
+            if b == self.keys[self.held.len()] {
+                self.held.push(b);
+                if self.held.len() == self.keys.len() {
+                    return (out, true);
                 }
             } else {
-                self.matched = usize::from(b == self.keys[0]);
+                out.append(&mut self.held);
+                if b == self.keys[0] {
+                    self.held.push(b);
+                } else {
+                    out.push(b);
+                }
             }
         }
+        (out, false)
     }
 }
 
-async fn copy_stdin(mut input: Input, mut watch: DetachWatch) {
+/// Copies stdin into `input`; `true` when the user typed the detach keys.
+async fn copy_stdin(mut input: Input, mut watch: DetachWatch) -> bool {
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(8);
     // A plain thread: it may block in read(2) forever, and must not keep the runtime alive.
     let spawned = std::thread::Builder::new()
@@ -168,14 +177,18 @@ async fn copy_stdin(mut input: Input, mut watch: DetachWatch) {
         });
     if spawned.is_ok() {
         while let Some(chunk) = rx.recv().await {
-            watch.feed(&chunk);
-            if input.write_all(&chunk).await.is_err() || input.flush().await.is_err() {
-                return;
+            let (forward, detach) = watch.feed(&chunk);
+            if input.write_all(&forward).await.is_err() || input.flush().await.is_err() {
+                return false;
+            }
+            if detach {
+                return true;
             }
         }
     }
     // EOF on stdin: half-close, so the process reads EOF and the output keeps flowing.
     let _ = input.shutdown().await;
+    false
 }
 
 /// The local terminal in raw mode, restored on drop (also when the command fails).
@@ -295,17 +308,20 @@ mod tests {
     }
 
     #[test]
-    fn detach_sequence_is_seen_across_reads() {
-        let seen = Arc::new(AtomicBool::new(false));
+    fn detach_sequence_is_held_back_and_seen_across_reads() {
         let mut w = DetachWatch {
             keys: DEFAULT_DETACH_KEYS.to_vec(),
-            matched: 0,
-            seen: seen.clone(),
+            held: Vec::new(),
         };
-        w.feed(b"ls\x10x\x11");
-        assert!(!seen.load(Ordering::SeqCst));
-        w.feed(b"\x10\x10");
-        w.feed(b"\x11");
-        assert!(seen.load(Ordering::SeqCst));
+        assert_eq!(w.feed(b"ls\x10"), (b"ls".to_vec(), false));
+        // Not the sequence after all: the held ctrl-p goes out with the next byte.
+        assert_eq!(w.feed(b"x\x10"), (b"\x10x".to_vec(), false));
+        assert_eq!(w.feed(b"\x10"), (b"\x10".to_vec(), false));
+        assert_eq!(w.feed(b"\x11rest"), (Vec::new(), true));
+        let mut none = DetachWatch {
+            keys: Vec::new(),
+            held: Vec::new(),
+        };
+        assert_eq!(none.feed(b"\x10\x11"), (b"\x10\x11".to_vec(), false));
     }
 }

@@ -159,11 +159,11 @@ impl ProcessComputeService {
             }
         };
         let paths = self.paths(&id);
-        let socket = paths.socket();
-        if socket.as_os_str().len() > MAX_SOCKET_PATH {
+        let longest = paths.dir.as_os_str().len() + 1 + silo_shim::LONGEST_SOCKET_FILE;
+        if longest > MAX_SOCKET_PATH {
             let message = format!(
-                "shim socket path {} is longer than {MAX_SOCKET_PATH} bytes; use a shorter state root",
-                socket.display()
+                "shim socket paths in {} would be {longest} bytes, longer than {MAX_SOCKET_PATH}; use a shorter state root",
+                paths.dir.display()
             );
             let cause = Cause::Backend {
                 kind: ErrorKind::InvalidArgument,

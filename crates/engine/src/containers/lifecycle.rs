@@ -116,11 +116,12 @@ impl Engine {
         let image = self.images.find(&req.image)?;
         let layers = self.image_rootfs(&image)?;
         let id = names::new_id()?;
-        let name = match name.filter(|n| !n.is_empty()) {
-            Some(n) => names::validate(n)?,
-            None => names::generate(&id),
+        let requested = match name.filter(|n| !n.is_empty()) {
+            Some(n) => Some(names::validate(n)?),
+            None => None,
         };
-        let container = Container {
+        let name = requested.clone().unwrap_or_else(|| names::generate(&id, 0));
+        let mut container = Container {
             id: id.clone(),
             name,
             image_id: image.id.clone(),
@@ -132,8 +133,19 @@ impl Engine {
         };
         let sandbox = containers.sandboxes.join(&id);
         let doc = document::build(&container, layers, sandbox)?;
-        // The record first, so a taken name fails before anything is built.
-        containers.store().insert(&container)?;
+        // The record first, so a taken name fails before anything is built. A generated name
+        // that happens to be taken is generated again, longer.
+        let mut attempt = 0;
+        loop {
+            match containers.store().insert(&container) {
+                Ok(()) => break,
+                Err(ContainerError::NameInUse { .. }) if requested.is_none() && attempt < 8 => {
+                    attempt += 1;
+                    container.name = names::generate(&id, attempt);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
         match runtime.compute.create(doc, Stdio::default()).await {
             Ok(system) => {
                 containers.systems().insert(id.clone(), system);

@@ -65,13 +65,19 @@ pub fn new_id() -> Result<String, ContainerError> {
     Ok(hex::encode(bytes))
 }
 
-/// A generated `adjective_noun` name picked from the id's bytes (the caller retries on a
-/// collision with a fresh id).
-pub fn generate(id: &str) -> String {
+/// A generated `adjective_noun` name picked from the id's bytes. `attempt` > 0 (the caller
+/// retries when the name is taken) appends a number, as Docker does.
+pub fn generate(id: &str, attempt: u32) -> String {
     let n = u64::from_str_radix(id.get(..12).unwrap_or("0"), 16).unwrap_or_default();
     let adjective = ADJECTIVES[(n % ADJECTIVES.len() as u64) as usize];
     let noun = NOUNS[((n >> 16) % NOUNS.len() as u64) as usize];
-    format!("/{adjective}_{noun}")
+    if attempt == 0 {
+        return format!("/{adjective}_{noun}");
+    }
+    // Digits from another part of the id, widening with each attempt.
+    let m = u64::from_str_radix(id.get(12..24).unwrap_or("0"), 16).unwrap_or_default();
+    let suffix = m % 10u64.pow(attempt.min(6));
+    format!("/{adjective}_{noun}{suffix}")
 }
 
 /// Checks a requested name (`web` or `/web`) and returns Docker's stored form `/web`.
@@ -104,7 +110,14 @@ mod tests {
         let id = new_id().unwrap();
         assert_eq!(id.len(), 64);
         assert!(id.chars().all(|c| c.is_ascii_hexdigit()));
-        let name = generate(&id);
+        let name = generate(&id, 0);
         assert!(name.starts_with('/') && name.contains('_'), "{name}");
+        // Retries keep the words and add digits, so they differ from the first pick.
+        let retry = generate(&id, 3);
+        assert!(
+            retry.starts_with(&name) && retry.len() > name.len(),
+            "{retry}"
+        );
+        assert!(retry[name.len()..].chars().all(|c| c.is_ascii_digit()));
     }
 }

@@ -369,8 +369,11 @@ fn copy_stdin(mut from: BufReader<UnixStream>, sink: &StdinSink) {
         };
         from.consume(n);
     }
-    // A clean half-close from the client: end of its stdin.
-    if sink.once {
+    // A clean half-close from the client: end of its stdin. Not on a terminal: a client that
+    // goes away there has detached (ctrl-p ctrl-q) or lost its terminal, and typing the
+    // end-of-file character would end the interactive shell it left running (Docker too
+    // leaves a terminal's input open when the attach ends).
+    if sink.once && !sink.tty {
         sink.close();
     }
 }
