@@ -200,6 +200,9 @@ impl Engine {
     /// and statistics). NotFound for an unknown id.
     pub async fn compute_system(&self, id: &str) -> Result<(SystemSummary, Properties)> {
         let runtime = self.containers.runtime()?;
+        // A system is named by its container's id; a container name or id prefix finds it too.
+        let found = self.containers.store().find(id).map(|c| c.id);
+        let id = found.as_deref().unwrap_or(id);
         let system = match self.containers.system(id) {
             Some(system) => system,
             None => runtime
