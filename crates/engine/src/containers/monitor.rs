@@ -62,7 +62,8 @@ impl Engine {
         if let Err(e) = store.update(&c) {
             tracing::warn!("record exit of container {id}: {e}");
         }
-        drop(store);
+        // Published before the store lock is released: whoever records the exit second (the
+        // monitor or `stop`) then cannot announce `stop` ahead of this `die`.
         if status.oom_killed {
             self.events.container("oom", &c, &[]);
         }
@@ -74,6 +75,7 @@ impl Engine {
                 ("exitType", exit_type_name(status.exit_type).to_string()),
             ],
         );
+        drop(store);
     }
 
     /// Records that a container's system is gone without an exit status.
