@@ -132,6 +132,27 @@ fn exec_runs_in_the_container_and_reports_its_exit() {
     assert_eq!(out, "12 /tmp\n");
     assert!(err.contains("oops"));
 
+    // It runs under the container's seccomp filter (mode 2), like the first process; in a
+    // privileged container (no filter) an exec works and is unfiltered too.
+    let seccomp_mode = |container: &str| {
+        w.docker(&["exec", container, "cat", "/proc/self/status"])
+            .lines()
+            .find_map(|l| l.strip_prefix("Seccomp:").map(|v| v.trim().to_string()))
+    };
+    assert_eq!(seccomp_mode("box").as_deref(), Some("2"));
+    w.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "priv",
+        "--privileged",
+        &w.image,
+        "sleep",
+        "1000",
+    ]);
+    assert_eq!(seccomp_mode("priv").as_deref(), Some("0"));
+    w.docker(&["rm", "-f", "priv"]);
+
     // It sees the container's processes, not the host's.
     let ps = w.docker(&["exec", "box", "ps", "-o", "pid,comm"]);
     assert!(ps.contains("sleep"), "{ps}");

@@ -293,17 +293,30 @@ fn fit_default_nofile(doc: &ComputeSystemDocument, spec: &mut oci_spec::runtime:
 /// otherwise make every privileged create fail in `capset`. Explicitly named capabilities are
 /// left to fail loudly.
 fn fit_privileged_capabilities(doc: &ComputeSystemDocument, spec: &mut oci_spec::runtime::Spec) {
+    let Some(mut process) = spec.process().clone() else {
+        return;
+    };
+    fit_capabilities_to_host(doc, &doc.process, &mut process);
+    spec.set_process(Some(process));
+}
+
+/// [`fit_privileged_capabilities`] for one process (the first one, or an exec whose
+/// `params` it was built from).
+pub(super) fn fit_capabilities_to_host(
+    doc: &ComputeSystemDocument,
+    params: &crate::ProcessParameters,
+    process: &mut oci_spec::runtime::Process,
+) {
     let all = doc.security.privileged
-        || doc
-            .process
+        || params
             .capabilities
             .add
             .iter()
             .any(|c| c.eq_ignore_ascii_case("ALL"));
-    let Some(bounding) = bounding_set() else {
+    if !all {
         return;
-    };
-    let Some(mut process) = spec.process().clone().filter(|_| all) else {
+    }
+    let Some(bounding) = bounding_set() else {
         return;
     };
     let Some(mut caps) = process.capabilities().clone() else {
@@ -329,7 +342,6 @@ fn fit_privileged_capabilities(doc: &ComputeSystemDocument, spec: &mut oci_spec:
     );
     caps.set_bounding(b).set_effective(e).set_permitted(p);
     process.set_capabilities(Some(caps));
-    spec.set_process(Some(process));
 }
 
 /// This process's capability bounding set (`CapBnd` of `/proc/self/status`).

@@ -122,7 +122,8 @@ pub(super) async fn create(
     } = created(s, op)?;
     let mut params = params;
     params.env = exec_environment(&doc.process.env, &params.env);
-    let process = crate::spec::oci_process(&doc, &params, &rootfs).map_err(|e| s.err(op, e))?;
+    let mut process = crate::spec::oci_process(&doc, &params, &rootfs).map_err(|e| s.err(op, e))?;
+    super::backend::fit_capabilities_to_host(&doc, &params, &mut process);
     let mut process = serde_json::to_value(&process).map_err(|e| {
         let e = std::io::Error::new(std::io::ErrorKind::InvalidData, e);
         s.err(op, io_cause("encode", s.paths.dir.join("exec"), e))
