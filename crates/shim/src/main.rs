@@ -277,14 +277,16 @@ fn exec_process(id: &str, root: &Path, process: &Path, tty: bool) -> Result<()> 
     let started = start_exec(id, root, process, tty);
     match started {
         Ok((pid, master)) => {
-            let msg = serde_json::json!({ "pid": pid }).to_string();
+            // One line: the reader stops at the newline, not at end-of-file, because a
+            // container process forked by libcontainer may still hold this socket.
+            let msg = format!("{}\n", serde_json::json!({ "pid": pid }));
             match master {
                 Some(master) => sys::send_fd(&report, &master, msg.as_bytes())?,
                 None => (&report).write_all(msg.as_bytes())?,
             }
         }
         Err(e) => {
-            let msg = serde_json::json!({ "error": format!("{e:#}") }).to_string();
+            let msg = format!("{}\n", serde_json::json!({ "error": format!("{e:#}") }));
             (&report).write_all(msg.as_bytes())?;
         }
     }

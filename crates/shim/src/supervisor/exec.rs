@@ -395,9 +395,15 @@ impl Launch<'_> {
             let mut buf = vec![0u8; 4096];
             let (fd, n) = sys::recv_fd(report, &mut buf)?;
             buf.truncate(n);
-            let mut rest = Vec::new();
-            (&*report).read_to_end(&mut rest)?;
-            buf.extend_from_slice(&rest);
+            // Up to the newline that ends the report; end-of-file may never come while a
+            // process the helper forked (a stuck container init) still holds the socket.
+            let mut chunk = [0u8; 512];
+            while !buf.contains(&b'\n') {
+                match (&*report).read(&mut chunk)? {
+                    0 => break,
+                    n => buf.extend_from_slice(&chunk[..n]),
+                }
+            }
             Ok((buf, fd.map(File::from)))
         };
         let report = read(&report);
