@@ -39,6 +39,15 @@ impl World {
 
     /// Like [`World::new`] with extra silod flags.
     pub fn with_args(daemon_args: &[&str]) -> Self {
+        Self::with_config_and_args("{}", daemon_args)
+    }
+
+    /// Like [`World::new`] with `daemon_json` as silod's config file.
+    pub fn with_config(daemon_json: &str) -> Self {
+        Self::with_config_and_args(daemon_json, &[])
+    }
+
+    fn with_config_and_args(daemon_json: &str, daemon_args: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("fixture dir");
         let layout = fixtures::build_busybox(&dir.path().join("layout")).expect("build busybox");
         let reg = TestRegistry::start();
@@ -46,7 +55,7 @@ impl World {
             .expect("push fixture with skopeo");
         let mut args = vec!["--insecure-registry", reg.addr()];
         args.extend_from_slice(daemon_args);
-        let daemon = TestDaemon::start_with(&args);
+        let daemon = TestDaemon::start_with_config(daemon_json, &args);
         let image = reg.image("busybox:latest");
         let world = World {
             daemon,
@@ -109,6 +118,9 @@ impl Default for World {
 
 impl Drop for World {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("--- silod log ---\n{}", self.daemon.log());
+        }
         let (_, ids, _) = run_any(&mut self.docker_cmd(&["ps", "-aq"]));
         for id in ids.split_whitespace() {
             let _ = run_any(&mut self.docker_cmd(&["rm", "-f", id]));

@@ -12,60 +12,18 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use silo_testkit::cmd::run_any;
-use silo_testkit::fixtures;
-use silo_testkit::{run_fail, run_ok, TestDaemon, TestRegistry};
-use tempfile::TempDir;
+use silo_testkit::{can_run_containers as can_run, run_ok, World};
 
-fn can_run() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    let ok = unsafe { libc::geteuid() } == 0;
-    if !ok {
-        eprintln!("skipped: container tests need root");
-    }
-    ok
+/// What these tests ask of a [`World`] beyond the shared helpers.
+trait Ops {
+    fn inspect(&self, name: &str, format: &str) -> String;
+    fn run(&self, args: &[&str]) -> (i32, String);
+    fn wait_inspect(&self, name: &str, format: &str, check: impl Fn(&str) -> bool) -> String;
+    fn curl(&self, method: &str, path: &str, body: Option<&str>) -> (u16, String);
+    fn cgroup_file(&self, name: &str, controller: &str, file: &str) -> String;
 }
 
-/// A daemon with busybox pulled from a test registry.
-struct World {
-    daemon: TestDaemon,
-    _reg: TestRegistry,
-    _fixture_dir: TempDir,
-    /// The pulled reference, `127.0.0.1:PORT/busybox:latest`.
-    image: String,
-}
-
-impl World {
-    fn new() -> Self {
-        Self::with_config("{}")
-    }
-
-    fn with_config(daemon_json: &str) -> Self {
-        let dir = tempfile::tempdir().expect("fixture dir");
-        let layout = fixtures::build_busybox(&dir.path().join("layout")).expect("build busybox");
-        let reg = TestRegistry::start();
-        reg.push_layout(&layout.dir, "busybox:latest")
-            .expect("push fixture with skopeo");
-        let daemon =
-            TestDaemon::start_with_config(daemon_json, &["--insecure-registry", reg.addr()]);
-        let image = reg.image("busybox:latest");
-        let world = World {
-            daemon,
-            _reg: reg,
-            _fixture_dir: dir,
-            image,
-        };
-        world.docker(&["pull", "-q", &world.image]);
-        world
-    }
-
-    fn docker(&self, args: &[&str]) -> String {
-        run_ok(self.daemon.docker().args(args))
-    }
-
-    fn docker_fail(&self, args: &[&str]) -> String {
-        run_fail(self.daemon.docker().args(args)).1
-    }
-
+impl Ops for World {
     fn inspect(&self, name: &str, format: &str) -> String {
         self.docker(&["inspect", "-f", format, name])
             .trim()
@@ -106,19 +64,6 @@ impl World {
         }
     }
 
-    /// Polls `docker logs` until it contains `text`.
-    fn wait_for_log(&self, name: &str, text: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let (_, out, err) = run_any(self.daemon.docker().args(["logs", name]));
-            let all = out + &err;
-            if all.contains(text) || Instant::now() > deadline {
-                return all;
-            }
-            sleep(Duration::from_millis(100));
-        }
-    }
-
     /// A raw API call over the daemon's socket: (status, body).
     fn curl(&self, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
         let socket = self.daemon.socket();
@@ -147,19 +92,6 @@ impl World {
             .unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
             .trim()
             .to_string()
-    }
-}
-
-impl Drop for World {
-    /// Runs before the fields drop, so containers die while the daemon can still kill them.
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!("--- silod log ---\n{}", self.daemon.log());
-        }
-        let (_, ids, _) = run_any(self.daemon.docker().args(["ps", "-aq"]));
-        for id in ids.split_whitespace() {
-            let _ = run_any(self.daemon.docker().args(["rm", "-f", id]));
-        }
     }
 }
 
