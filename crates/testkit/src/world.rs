@@ -47,7 +47,16 @@ impl World {
         Self::with_config_and_args(daemon_json, &[])
     }
 
+    /// A daemon whose registry holds busybox, not pulled yet (for tests of pulling on `run`).
+    pub fn unpulled() -> Self {
+        Self::build("{}", &[], false)
+    }
+
     fn with_config_and_args(daemon_json: &str, daemon_args: &[&str]) -> Self {
+        Self::build(daemon_json, daemon_args, true)
+    }
+
+    fn build(daemon_json: &str, daemon_args: &[&str], pull: bool) -> Self {
         let dir = tempfile::tempdir().expect("fixture dir");
         let layout = fixtures::build_busybox(&dir.path().join("layout")).expect("build busybox");
         let reg = TestRegistry::start();
@@ -63,7 +72,9 @@ impl World {
             _fixture_dir: dir,
             image,
         };
-        world.docker(&["pull", "-q", &world.image]);
+        if pull {
+            world.docker(&["pull", "-q", &world.image]);
+        }
         world
     }
 

@@ -10,49 +10,31 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use silo_testkit::cmd::run_any;
-use silo_testkit::fixtures;
-use silo_testkit::{run_fail, run_ok, TestDaemon, TestRegistry};
-use tempfile::TempDir;
+use silo_testkit::{can_run_containers as can_run, run_fail, run_ok, World};
 
-fn can_run() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    let ok = unsafe { libc::geteuid() } == 0;
-    if !ok {
-        eprintln!("skipped: container tests need root");
+/// The world these tests need: busybox in the registry, pulled into the daemon (with `silo
+/// pull`) when `pull` is set.
+fn world(pull: bool) -> World {
+    let w = World::unpulled();
+    if pull {
+        w.silo(&["pull", "-q", &w.image]);
     }
-    ok
+    w
 }
 
-/// A daemon whose test registry holds busybox; `pulled` says whether the daemon has it yet.
-struct World {
-    daemon: TestDaemon,
-    _reg: TestRegistry,
-    _fixture_dir: TempDir,
-    /// `127.0.0.1:PORT/busybox:latest`.
-    image: String,
+/// The `silo` side of a [`World`]: what these tests run and read.
+trait SiloCli {
+    fn cmd(&self, args: &[&str]) -> Command;
+    fn silo(&self, args: &[&str]) -> String;
+    fn silo_fail(&self, args: &[&str]) -> (i32, String);
+    fn silo_any(&self, args: &[&str]) -> (i32, String, String);
+    fn silo_stdin(&self, args: &[&str], input: &str) -> (i32, String, String);
+    fn status(&self, name: &str) -> String;
+    fn wait_for_silo_log(&self, name: &str, text: &str) -> String;
+    fn wait_gone(&self, name: &str) -> bool;
 }
 
-impl World {
-    fn new(pull: bool) -> Self {
-        let dir = tempfile::tempdir().expect("fixture dir");
-        let layout = fixtures::build_busybox(&dir.path().join("layout")).expect("build busybox");
-        let reg = TestRegistry::start();
-        reg.push_layout(&layout.dir, "busybox:latest")
-            .expect("push fixture with skopeo");
-        let daemon = TestDaemon::start_with(&["--insecure-registry", reg.addr()]);
-        let image = reg.image("busybox:latest");
-        let w = World {
-            daemon,
-            _reg: reg,
-            _fixture_dir: dir,
-            image,
-        };
-        if pull {
-            w.silo(&["pull", "-q", &w.image]);
-        }
-        w
-    }
-
+impl SiloCli for World {
     fn cmd(&self, args: &[&str]) -> Command {
         let mut c = self.daemon.silo();
         c.args(args).stdin(Stdio::null());
@@ -103,7 +85,7 @@ impl World {
     }
 
     /// Polls `silo logs` until it contains `text` (10 s at most); returns stdout + stderr.
-    fn wait_for_log(&self, name: &str, text: &str) -> String {
+    fn wait_for_silo_log(&self, name: &str, text: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let (_, out, err) = self.silo_any(&["logs", name]);
@@ -126,15 +108,6 @@ impl World {
             sleep(Duration::from_millis(100));
         }
         false
-    }
-}
-
-impl Drop for World {
-    fn drop(&mut self) {
-        let (_, ids, _) = run_any(self.daemon.docker().args(["ps", "-aq"]));
-        for id in ids.split_whitespace() {
-            let _ = run_any(self.daemon.docker().args(["rm", "-f", id]));
-        }
     }
 }
 
@@ -182,7 +155,7 @@ fn cli_detached_lifecycle() {
     if !can_run() {
         return;
     }
-    let w = World::new(true);
+    let w = world(true);
     let img = w.image.as_str();
 
     let id = w.silo(&[
@@ -248,7 +221,7 @@ fn cli_detached_lifecycle() {
         "web running team=silo\n"
     );
 
-    assert_eq!(w.wait_for_log("web", "hello"), "hello world\n");
+    assert_eq!(w.wait_for_silo_log("web", "hello"), "hello world\n");
     assert_eq!(w.silo(&["logs", "--tail", "1", "web"]), "hello world\n");
 
     assert_eq!(w.status("web"), "running");
@@ -344,7 +317,7 @@ fn cli_compute_systems() {
     if !can_run() {
         return;
     }
-    let w = World::new(true);
+    let w = world(true);
     let img = w.image.as_str();
     let id = w.silo(&["run", "-d", "--name", "sys", img, "sleep", "1000"]);
     let id = id.trim().to_string();
@@ -384,7 +357,7 @@ fn cli_exit_codes_create_start_and_pull() {
         return;
     }
     // Not pulled: `run` pulls a missing image, as docker does, with progress on stderr.
-    let w = World::new(false);
+    let w = world(false);
     let img = w.image.as_str();
 
     let (code, err) = w.silo_fail(&["run", "-d", "--pull", "never", img, "true"]);
@@ -419,7 +392,7 @@ fn cli_exit_codes_create_start_and_pull() {
     assert_eq!(w.status("later"), "created");
     assert_eq!(w.silo(&["start", "later"]), "later\n");
     assert_eq!(w.silo(&["wait", "later"]), "0\n");
-    assert_eq!(w.wait_for_log("later", "/tmp"), "/tmp\n");
+    assert_eq!(w.wait_for_silo_log("later", "/tmp"), "/tmp\n");
 
     // A name in use is the daemon's conflict, exit 125 for run.
     let (code, err) = w.silo_fail(&["run", "-d", "--name", "later", img, "true"]);
@@ -457,7 +430,7 @@ fn cli_attached_run() {
     if !can_run() {
         return;
     }
-    let w = World::new(true);
+    let w = world(true);
     let img = w.image.as_str();
 
     // Output demultiplexed onto our stdout/stderr, and the container's exit code is ours.
@@ -544,7 +517,7 @@ fn cli_exec() {
     if !can_run() {
         return;
     }
-    let w = World::new(true);
+    let w = world(true);
     let img = w.image.as_str();
     w.silo(&["run", "-d", "--name", "host", img, "sleep", "1000"]);
 
@@ -581,7 +554,7 @@ fn cli_pause_top_stats_events() {
     if !can_run() {
         return;
     }
-    let w = World::new(true);
+    let w = world(true);
     let img = w.image.as_str();
     w.silo(&[
         "run", "-d", "--name", "mon", "-m", "64m", img, "sleep", "1000",
@@ -706,7 +679,7 @@ fn cli_run_resources_and_security_flags() {
     if !can_run() {
         return;
     }
-    let w = World::new(true);
+    let w = world(true);
     let img = w.image.as_str();
     let dir = tempfile::tempdir().expect("env dir");
     let env_file = dir.path().join("env");
@@ -796,7 +769,7 @@ fn cli_run_resources_and_security_flags() {
     assert_eq!(out.trim().len(), 64);
     w.silo(&["wait", "inside"]);
     assert_eq!(
-        w.wait_for_log("inside", "ro-ok"),
+        w.wait_for_silo_log("inside", "ro-ok"),
         "boxname\n1000\n1\ntmpfs-ok\nro-ok\n"
     );
     w.silo(&["rm", "inside"]);
@@ -835,7 +808,7 @@ fn cli_run_with_a_tty() {
     if !can_run_pty() {
         return;
     }
-    let w = World::new(true);
+    let w = world(true);
     let img = w.image.as_str();
 
     // -t: the process has a terminal of our size (sent through the resize endpoint), its output
@@ -867,7 +840,7 @@ fn cli_interactive_tty_run_and_exec() {
     if !can_run_pty() {
         return;
     }
-    let w = World::new(true);
+    let w = world(true);
     let img = w.image.as_str();
 
     // -it: keystrokes go through the raw local terminal to the remote shell.
@@ -902,7 +875,7 @@ fn cli_detach_keys_leave_the_container_running() {
     if !can_run_pty() {
         return;
     }
-    let w = World::new(true);
+    let w = world(true);
     let img = w.image.as_str();
     // ctrl-p ctrl-q detaches: silo exits 0 and the container keeps running (docker closes a
     // container's stdin when its attach ends only without a TTY).
