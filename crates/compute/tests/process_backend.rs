@@ -716,3 +716,26 @@ async fn exec_output_tty_stdin_and_detached() {
     assert_eq!(created, 5);
     assert!(exited >= 4, "{exited}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_user_namespace_is_refused_clearly_and_leaves_nothing() {
+    if !can_run() {
+        return;
+    }
+    let fx = Fixture::new();
+    let (mut doc, c) = fx.document("userns", &["id", "-u"]);
+    let map = silo_compute::IdMap {
+        container_id: 0,
+        host_id: 200_000,
+        size: 65_536,
+    };
+    doc.user_namespace = Some(silo_compute::UserNamespace {
+        uid_map: vec![map.clone()],
+        gid_map: vec![map],
+    });
+    let err = fx.service.create(doc, Stdio::default()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotImplemented, "{err}");
+    assert!(err.to_string().contains("user namespace"), "{err}");
+    assert!(!c.state.exists(), "state dir left behind");
+    assert!(!c.sandbox.exists(), "sandbox left behind");
+}

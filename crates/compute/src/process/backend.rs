@@ -118,6 +118,11 @@ impl ProcessComputeService {
         if doc.isolation != Isolation::Process {
             return refuse("a document for hyperv isolation");
         }
+        if doc.user_namespace.is_some() {
+            // libcontainer cannot prepare a rootfs owned by host root for a remapped root: the
+            // layers would need id-shifting (a chowned copy or idmapped mounts) first.
+            return refuse("a user namespace (image layers are not id-shifted for one yet)");
+        }
         if stdio.stdin.is_some() || stdio.stdout.is_some() || stdio.stderr.is_some() {
             // The shim owns the streams: output goes to its json-file log in state_dir(id).
             return refuse("stdio paths (the shim writes output to its json-file log)");
