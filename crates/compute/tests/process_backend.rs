@@ -730,7 +730,7 @@ async fn a_user_namespace_is_refused_clearly_and_leaves_nothing() {
         size: 65_536,
     };
     doc.user_namespace = Some(silo_compute::UserNamespace {
-        uid_map: vec![map.clone()],
+        uid_map: vec![map],
         gid_map: vec![map],
     });
     let err = fx.service.create(doc, Stdio::default()).await.unwrap_err();
