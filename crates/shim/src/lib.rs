@@ -15,7 +15,6 @@
 
 pub mod client;
 pub mod exit;
-pub mod init;
 pub mod logs;
 pub mod protocol;
 pub mod sys;

@@ -2,11 +2,9 @@
 //!
 //! Subcommands:
 //! - `run`: detach, create and start the container, print `{"pid":…,"socket":…}`, supervise.
-//! - `init -- CMD…`: a minimal PID 1 for the container (Docker's `--init`).
 //! - `cleanup`: after a shim died, kill what is left of its container and release its cgroups.
 //! - `exec-process`: the supervisor's single-threaded helper that starts one exec (internal).
 
-use std::ffi::OsString;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -58,12 +56,6 @@ enum Cmd {
         /// Give the container a pseudo-terminal (config.json must set process.terminal).
         #[arg(long)]
         tty: bool,
-    },
-    /// Run CMD as the child of a minimal init (signal forwarding, zombie reaping).
-    Init {
-        /// The command and its arguments.
-        #[arg(last = true, required = true)]
-        cmd: Vec<OsString>,
     },
     /// Internal: start an exec in a running container with this process's stdio (or a pty),
     /// and report `{"pid":…}` or `{"error":…}` (plus the pty master) on the socket at fd 3.
@@ -136,10 +128,6 @@ fn real_main() -> Result<ExitCode> {
                 tty,
             };
             detach_and_run(opts)
-        }
-        Cmd::Init { cmd } => {
-            let code = silo_shim::init::run(&cmd)?;
-            Ok(ExitCode::from(u8::try_from(code).unwrap_or(255)))
         }
         Cmd::ExecProcess {
             id,

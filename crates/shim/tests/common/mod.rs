@@ -144,22 +144,11 @@ pub fn wait_until(mut f: impl FnMut() -> bool, what: &str) {
     }
 }
 
-/// A busybox rootfs plus, read-only, the host's libraries and this very shim binary at
-/// `/silo/silo-shim`, so `silo-shim init` can run as the container's PID 1 (Docker bind-mounts
-/// docker-init the same way).
+/// A busybox rootfs (static busybox and its applet links).
 /// With `terminal`, the process gets a pty of 100x30 (the shim must run with `--tty`).
 pub fn write_bundle(bundle: &Path, args: &[&str], cgroup: &str, terminal: bool) {
     let rootfs = bundle.join("rootfs");
-    for d in [
-        "bin",
-        "proc",
-        "dev",
-        "tmp",
-        "etc",
-        "usr/lib",
-        "usr/lib64",
-        "silo",
-    ] {
+    for d in ["bin", "proc", "dev", "tmp", "etc"] {
         fs::create_dir_all(rootfs.join(d)).unwrap();
     }
     fs::copy("/bin/busybox", rootfs.join("bin/busybox")).unwrap();
@@ -169,11 +158,6 @@ pub fn write_bundle(bundle: &Path, args: &[&str], cgroup: &str, terminal: bool) 
     ] {
         symlink("busybox", rootfs.join("bin").join(cmd)).unwrap();
     }
-    symlink("usr/lib", rootfs.join("lib")).unwrap();
-    symlink("usr/lib64", rootfs.join("lib64")).unwrap();
-    fs::File::create(rootfs.join("silo/silo-shim")).unwrap();
-    fs::File::create(rootfs.join("etc/ld.so.cache")).unwrap();
-    let bind = |src: &str, dst: &str| json!({"destination": dst, "type": "bind", "source": src, "options": ["rbind", "ro"]});
     let config = json!({
         "ociVersion": "1.0.2",
         "process": {
@@ -192,10 +176,6 @@ pub fn write_bundle(bundle: &Path, args: &[&str], cgroup: &str, terminal: bool) 
              "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
             {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
              "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]},
-            bind("/usr/lib", "/usr/lib"),
-            bind("/usr/lib64", "/usr/lib64"),
-            bind("/etc/ld.so.cache", "/etc/ld.so.cache"),
-            bind(SHIM, "/silo/silo-shim"),
         ],
         "linux": {
             "cgroupsPath": cgroup,
