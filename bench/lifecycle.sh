@@ -196,28 +196,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-    local p
-    for p in $(shuf -i 20000-45000 -n 50); do
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-            echo "$p"
-            return
-        fi
-    done
-    say "no free port"
-    exit 1
-}
-
-wait_for() { # wait_for DESCRIPTION CMD...
-    local what=$1 i
-    shift
-    for i in $(seq 1 300); do
-        "$@" >/dev/null 2>&1 && return 0
-        sleep 0.1
-    done
-    say "$what not ready after 30 s"
-    return 1
-}
+# shellcheck source=bench/lib.sh
+source "$repo/bench/lib.sh"
 
 if [[ -n $ns ]]; then
     mkdir -p "$work/ns"
@@ -232,25 +212,7 @@ fi
 run_sh() { "${in_ns[@]}" sh -c "$1"; }
 
 # --- registry with the busybox fixture ------------------------------------------------------
-port=$(free_port)
-addr=127.0.0.1:$port
-mkdir -p "$work/registry"
-cat >"$work/registry/config.yml" <<YML
-version: 0.1
-log:
-  level: warn
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $work/registry/storage
-http:
-  addr: $addr
-  secret: silo-bench
-YML
-docker-registry serve "$work/registry/config.yml" >"$work/registry/log" 2>&1 &
-pids+=($!)
-wait_for "docker-registry on $addr" curl -fsS "http://$addr/v2/"
+start_registry
 
 "$fixtures" build busybox --out "$work/busybox" >/dev/null
 "$fixtures" push --layout "$work/busybox" --registry "$addr" --ref busybox:latest >/dev/null

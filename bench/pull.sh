@@ -64,49 +64,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-    local p
-    for p in $(shuf -i 20000-45000 -n 50); do
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-            echo "$p"
-            return
-        fi
-    done
-    echo "pull.sh: no free port" >&2
-    exit 1
-}
-
-wait_for() { # wait_for DESCRIPTION CMD...
-    local what=$1 i
-    shift
-    for i in $(seq 1 200); do
-        "$@" >/dev/null 2>&1 && return 0
-        sleep 0.1
-    done
-    echo "pull.sh: $what not ready after 20 s" >&2
-    return 1
-}
+# shellcheck source=bench/lib.sh
+source "$repo/bench/lib.sh"
 
 # --- registry with the debian fixture -------------------------------------------------------
-port=$(free_port)
-addr=127.0.0.1:$port
-mkdir -p "$work/registry"
-cat >"$work/registry/config.yml" <<YML
-version: 0.1
-log:
-  level: warn
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $work/registry/storage
-http:
-  addr: $addr
-  secret: silo-bench
-YML
-docker-registry serve "$work/registry/config.yml" >"$work/registry/log" 2>&1 &
-pids+=($!)
-wait_for "docker-registry on $addr" curl -fsS "http://$addr/v2/"
+start_registry
 
 echo "pull.sh: building the debian fixture (cached after the first run)"
 "$fixtures" build debian --out "$work/debian"
@@ -125,9 +87,11 @@ if [[ -f $work/silod.pid ]]; then
     for _ in \$(seq 1 100); do kill -0 "\$pid" 2>/dev/null || break; sleep 0.05; done
     kill -9 "\$pid" 2>/dev/null || true
 fi
-grep -o " ${work}/silo-root[^ ]*" /proc/self/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
-rm -rf $work/silo-root
-"$silod" --data-root $work/silo-root -H unix://$work/silod.sock --pidfile $work/silod.pid \\
+grep -o " ${work}/s[^ ]*" /proc/self/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+# A short data root: each container's shim sockets (<root>/c/<64-hex id>/attach.sock) must
+# fit in sun_path's 108 bytes.
+rm -rf $work/s
+"$silod" --data-root $work/s -H unix://$work/silod.sock --pidfile $work/silod.pid \\
     --insecure-registry $addr >>$work/silod.log 2>&1 </dev/null &
 for _ in \$(seq 1 200); do
     [[ \$(curl -fsS --unix-socket $work/silod.sock http://localhost/_ping 2>/dev/null) == OK ]] && exit 0
