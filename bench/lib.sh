@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers shared by the bench scripts; sourced, not run. Callers set `work` (their temp dir)
 # and the `pids` array (processes their cleanup kills) before calling start_registry.
 
@@ -16,9 +17,9 @@ free_port() {
 }
 
 wait_for() { # wait_for DESCRIPTION CMD...: polls CMD every 0.1 s for up to 30 s
-    local what=$1 i
+    local what=$1
     shift
-    for i in $(seq 1 300); do
+    for _ in $(seq 1 300); do
         "$@" >/dev/null 2>&1 && return 0
         sleep 0.1
     done
