@@ -578,12 +578,14 @@ async fn exec_output_tty_stdin_and_detached() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_user_namespace_is_refused_clearly_and_leaves_nothing() {
+async fn a_user_namespace_remaps_root_over_idmapped_layers() {
     if !can_run() {
         return;
     }
     let fx = Fixture::new();
-    let (mut doc, c) = fx.document("userns", &["id", "-u"]);
+    let script = "id -u; cat /proc/self/uid_map; stat -c %u /bin/busybox; \
+                  mkdir /made && touch /made/file && stat -c %u /made/file";
+    let (mut doc, c) = fx.document("userns", &["sh", "-c", script]);
     let map = silo_compute::IdMap {
         container_id: 0,
         host_id: 200_000,
@@ -593,9 +595,32 @@ async fn a_user_namespace_is_refused_clearly_and_leaves_nothing() {
         uid_map: vec![map],
         gid_map: vec![map],
     });
-    let err = fx.service.create(doc, Stdio::default()).await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::NotImplemented, "{err}");
-    assert!(err.to_string().contains("user namespace"), "{err}");
-    assert!(!c.state.exists(), "state dir left behind");
-    assert!(!c.sandbox.exists(), "sandbox left behind");
+    let system = fx.service.create(doc, Stdio::default()).await.unwrap();
+    system.start().await.unwrap();
+    let status = system.wait().await.unwrap();
+    let log = log_text(&c.state);
+    assert_eq!(status.code, 0, "{log}");
+    let lines: Vec<&str> = log.lines().map(str::trim).collect();
+    assert_eq!(lines[0], "0", "root inside: {log}");
+    let uid_map: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(uid_map, ["0", "200000", "65536"], "{log}");
+    assert_eq!(lines[2], "0", "layer files are root's inside: {log}");
+    assert_eq!(lines[3], "0", "new files are root's inside: {log}");
+
+    // On the host the writes belong to the mapped id, and the layer is untouched.
+    use std::os::unix::fs::MetadataExt;
+    let made = fs::metadata(c.sandbox.join("upper/made/file")).unwrap();
+    assert_eq!(made.uid(), 200_000);
+    let layer_file = fs::metadata(fx.layer().join("bin/busybox")).unwrap();
+    assert_eq!(layer_file.uid(), 0);
+
+    system.delete().await.unwrap();
+    assert!(
+        !c.sandbox.exists(),
+        "sandbox and its idmapped layers removed"
+    );
+    assert!(
+        fx.layer().join("bin/busybox").exists(),
+        "removing the sandbox must not reach into the layer it had mounted"
+    );
 }

@@ -118,11 +118,6 @@ impl ProcessComputeService {
         if doc.isolation != Isolation::Process {
             return refuse("a document for hyperv isolation");
         }
-        if doc.user_namespace.is_some() {
-            // libcontainer cannot prepare a rootfs owned by host root for a remapped root: the
-            // layers would need id-shifting (a chowned copy or idmapped mounts) first.
-            return refuse("a user namespace (image layers are not id-shifted for one yet)");
-        }
         if stdio.stdin.is_some() || stdio.stdout.is_some() || stdio.stderr.is_some() {
             // The shim owns the streams: output goes to its json-file log in state_dir(id).
             return refuse("stdio paths (the shim writes output to its json-file log)");
@@ -189,7 +184,8 @@ impl ProcessComputeService {
         };
         // Armed before mounting: a failed mount still leaves the directories it created.
         guard.sandbox = Some(doc.rootfs.sandbox.clone());
-        let merged = rootfs::mount_sandbox(&doc.rootfs).map_err(|e| rootfs_err(&id, e))?;
+        let merged = rootfs::mount_sandbox(&doc.rootfs, doc.user_namespace.as_ref())
+            .map_err(|e| rootfs_err(&id, e))?;
         let mut spec = crate::spec::oci_spec(&doc, &merged, Some(&self.init_binary))
             .map_err(|e| ComputeError::new(op, &id, e))?;
         fit_default_nofile(&doc, &mut spec);
@@ -246,7 +242,8 @@ impl ProcessComputeService {
         let system = self.handle(id, &doc);
         // A sandbox left unmounted by a host reboot is mounted again over the same upper dir.
         if system.shared.sandbox.join("upper").exists() {
-            rootfs::mount_sandbox(&doc.rootfs).map_err(|e| rootfs_err(id, e))?;
+            rootfs::mount_sandbox(&doc.rootfs, doc.user_namespace.as_ref())
+                .map_err(|e| rootfs_err(id, e))?;
         }
         let props = system.properties(PropertyQuery::default()).await?;
         if props.state != crate::State::Stopped && props.state != crate::State::Created {

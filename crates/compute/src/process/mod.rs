@@ -19,10 +19,14 @@
 //! `init: true` runs the static `silo-init` (crates/init, built by `scripts/build-init.sh`) as
 //! the container's PID 1, bind-mounted read-only at [`crate::spec::INIT_PATH`]; a missing or
 //! dynamically linked init fails the create ([`check_init_binary`]).
+//!
+//! A document with a user namespace gets its layers through idmapped bind mounts ([`idmap`]),
+//! so the remapped root owns its root filesystem without any layer being copied or chowned.
 
 mod backend;
 mod cgroup;
 mod exec;
+mod idmap;
 mod init_binary;
 pub mod rootfs;
 mod shared;

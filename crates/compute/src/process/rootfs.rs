@@ -7,6 +7,7 @@
 //! upper/    the container's writes (what `docker diff` and `commit` read)
 //! work/     overlayfs's scratch space; must be on the same filesystem as upper/
 //! rootfs/   the merged view handed to the runtime as the OCI root
+//! lower/N   with a user namespace only: layer N bind-mounted with its ids shifted
 //! ```
 //!
 //! Mounting is idempotent: a mount already in place is reused, and a sandbox that survived a
@@ -18,12 +19,14 @@
 
 use std::ffi::CString;
 use std::io;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use rustix::fs::{statx, AtFlags, StatxFlags, CWD};
 use rustix::mount::{mount, unmount, MountFlags, UnmountFlags};
 
-use crate::document::Rootfs;
+use crate::document::{Rootfs, UserNamespace};
+
+use super::idmap;
 
 /// Longest option string the kernel accepts for `mount(2)`'s data argument (one page).
 const MAX_MOUNT_DATA: usize = 4096;
@@ -54,7 +57,12 @@ pub fn rootfs_dir(sandbox: &Path) -> PathBuf {
 }
 
 /// Mounts the overlay for `rootfs` unless it is mounted already; returns the merged directory.
-pub fn mount_sandbox(rootfs: &Rootfs) -> Result<PathBuf, RootfsError> {
+/// With `userns`, the layers are seen through idmapped mounts and the writable layer belongs to
+/// the namespace's root.
+pub fn mount_sandbox(
+    rootfs: &Rootfs,
+    userns: Option<&UserNamespace>,
+) -> Result<PathBuf, RootfsError> {
     let sandbox = &rootfs.sandbox;
     let upper = sandbox.join("upper");
     let work = sandbox.join("work");
@@ -80,6 +88,10 @@ pub fn mount_sandbox(rootfs: &Rootfs) -> Result<PathBuf, RootfsError> {
                 source: io::Error::new(io::ErrorKind::NotFound, "not a directory"),
             });
         }
+    }
+    if let Some(userns) = userns {
+        lowers = shift_layers(sandbox, &lowers, userns)?;
+        own_writable_layer(&[&upper, &work], userns)?;
     }
     let lowerdir = lowers
         .iter()
@@ -130,17 +142,69 @@ pub fn mount_sandbox(rootfs: &Rootfs) -> Result<PathBuf, RootfsError> {
     }
 }
 
-/// Unmounts the sandbox's root (lazily if something still uses it) and removes the sandbox
-/// directory. A sandbox that is already gone is fine.
+/// Mounts each layer, id-shifted, at `<sandbox>/lower/<n>` (kept if already there); returns the
+/// mount points in the order given.
+fn shift_layers(
+    sandbox: &Path,
+    layers: &[PathBuf],
+    userns: &UserNamespace,
+) -> Result<Vec<PathBuf>, RootfsError> {
+    let base = sandbox.join("lower");
+    let mut namespace = None;
+    let mut shifted = Vec::with_capacity(layers.len());
+    for (n, layer) in layers.iter().enumerate() {
+        let target = base.join(n.to_string());
+        std::fs::create_dir_all(&target).map_err(fail("create", &target))?;
+        if !is_mounted(&target)? {
+            if namespace.is_none() {
+                let fd = idmap::user_namespace_fd(userns)
+                    .map_err(fail("create a user namespace for", sandbox))?;
+                namespace = Some(fd);
+            }
+            let fd = namespace.as_ref().expect("created above");
+            idmap::mount_idmapped(layer, &target, fd).map_err(fail("idmap-mount layer", layer))?;
+        }
+        shifted.push(target);
+    }
+    Ok(shifted)
+}
+
+/// The container's root owns its writable layer, so `/` and whatever it creates are its own.
+fn own_writable_layer(dirs: &[&Path], userns: &UserNamespace) -> Result<(), RootfsError> {
+    let root_of = |maps| {
+        idmap::host_id(maps, 0)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the mapping has no id 0"))
+    };
+    for dir in dirs {
+        let uid = root_of(&userns.uid_map).map_err(fail("own", dir))?;
+        let gid = root_of(&userns.gid_map).map_err(fail("own", dir))?;
+        std::os::unix::fs::chown(dir, Some(uid), Some(gid)).map_err(fail("own", dir))?;
+    }
+    Ok(())
+}
+
+/// Unmounts the sandbox's root and its id-shifted layers (lazily if something still uses them)
+/// and removes the sandbox directory. A sandbox that is already gone is fine.
 pub fn remove_sandbox(sandbox: &Path) -> Result<(), RootfsError> {
     let merged = rootfs_dir(sandbox);
-    if merged.exists() && is_mounted(&merged)? {
-        match unmount(&merged, UnmountFlags::empty()) {
-            Ok(()) => {}
-            Err(rustix::io::Errno::BUSY) => unmount(&merged, UnmountFlags::DETACH)
-                .map_err(|e| fail("unmount", &merged)(e.into()))?,
-            Err(e) => return Err(fail("unmount", &merged)(e.into())),
+    unmount_if_mounted(&merged)?;
+    let lower = sandbox.join("lower");
+    match std::fs::read_dir(&lower) {
+        Ok(entries) => {
+            for entry in entries {
+                let entry = entry.map_err(fail("list", &lower))?;
+                let target = entry.path();
+                unmount_if_mounted(&target)?;
+                // Removing the tree below a layer still mounted here would delete the layer.
+                if is_mounted(&target)? {
+                    return Err(fail("unmount", &target)(io::Error::other(
+                        "still mounted; sandbox kept",
+                    )));
+                }
+            }
         }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(fail("list", &lower)(e)),
     }
     match std::fs::remove_dir_all(sandbox) {
         Ok(()) => Ok(()),
@@ -149,12 +213,30 @@ pub fn remove_sandbox(sandbox: &Path) -> Result<(), RootfsError> {
     }
 }
 
-/// A mount point has a different device than its parent; overlayfs always gets its own.
+fn unmount_if_mounted(dir: &Path) -> Result<(), RootfsError> {
+    if !dir.exists() || !is_mounted(dir)? {
+        return Ok(());
+    }
+    match unmount(dir, UnmountFlags::empty()) {
+        Ok(()) => Ok(()),
+        Err(rustix::io::Errno::BUSY) => {
+            unmount(dir, UnmountFlags::DETACH).map_err(|e| fail("unmount", dir)(e.into()))
+        }
+        Err(e) => Err(fail("unmount", dir)(e.into())),
+    }
+}
+
+/// A mount point sits on another mount than its parent. Mount ids rather than devices: a bind
+/// mount of a layer has the same device as the sandbox it is mounted in.
 pub fn is_mounted(dir: &Path) -> Result<bool, RootfsError> {
     let parent = dir.parent().unwrap_or(Path::new("/"));
-    let own = std::fs::metadata(dir).map_err(fail("stat", dir))?;
-    let up = std::fs::metadata(parent).map_err(fail("stat", parent))?;
-    Ok(own.dev() != up.dev())
+    Ok(mount_id(dir)? != mount_id(parent)?)
+}
+
+fn mount_id(path: &Path) -> Result<u64, RootfsError> {
+    let stat = statx(CWD, path, AtFlags::SYMLINK_NOFOLLOW, StatxFlags::MNT_ID)
+        .map_err(|e| fail("stat", path)(e.into()))?;
+    Ok(stat.stx_mnt_id)
 }
 
 /// Overlayfs splits `lowerdir` on `:` and options on `,`; both may be escaped with `\`.

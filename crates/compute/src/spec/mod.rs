@@ -310,6 +310,25 @@ pub fn namespaces(doc: &ComputeSystemDocument) -> Vec<LinuxNamespace> {
     out
 }
 
+/// Every group may open ICMP echo sockets. Inside a user namespace the kernel takes only groups
+/// the namespace maps, so the range is its mapped groups.
+fn ping_group_range(userns: Option<&crate::document::UserNamespace>) -> String {
+    let Some(userns) = userns else {
+        return "0 2147483647".to_string();
+    };
+    let low = userns.gid_map.iter().map(|m| m.container_id).min();
+    let high = userns
+        .gid_map
+        .iter()
+        .map(|m| m.container_id + (m.size - 1))
+        .max();
+    match (low, high) {
+        (Some(low), Some(high)) => format!("{low} {high}"),
+        // No groups mapped (refused by document validation): nobody may ping.
+        _ => "1 0".to_string(),
+    }
+}
+
 fn linux(doc: &ComputeSystemDocument) -> Result<Linux, SpecError> {
     let privileged = doc.security.privileged;
     let mut resources = resources::linux_resources(&doc.resources);
@@ -332,7 +351,7 @@ fn linux(doc: &ComputeSystemDocument) -> Result<Linux, SpecError> {
             ),
             (
                 "net.ipv4.ping_group_range".to_string(),
-                "0 2147483647".to_string(),
+                ping_group_range(doc.user_namespace.as_ref()),
             ),
         ])
     });

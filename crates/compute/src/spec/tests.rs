@@ -294,6 +294,9 @@ fn user_namespace_maps_ids() {
         .any(|n| n.typ() == LinuxNamespaceType::User));
     let uid = linux.uid_mappings().clone().unwrap();
     assert_eq!((uid[0].host_id(), uid[0].size()), (100_000, 65_536));
+    // The kernel refuses groups the namespace does not map.
+    let sysctl = linux.sysctl().clone().unwrap();
+    assert_eq!(sysctl["net.ipv4.ping_group_range"], "0 65535");
 }
 
 #[test]
