@@ -17,6 +17,7 @@ mod filters;
 mod host;
 mod images;
 mod listeners;
+mod networks;
 mod params;
 mod progress;
 mod system;
@@ -55,6 +56,7 @@ fn engine_routes() -> Router<AppState> {
         .merge(distribution::routes())
         .merge(events::routes())
         .merge(compute::routes())
+        .merge(networks::routes())
 }
 
 /// Serve the API for `engine` on `listeners` until `shutdown` completes.

@@ -10,6 +10,7 @@ use std::str::FromStr;
 use clap::{Args, Parser, Subcommand};
 
 pub use crate::container::args::*;
+pub use crate::network::NetworkCommand;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -83,6 +84,9 @@ pub enum Command {
     /// The compute service's systems (silo extension, like hcsdiag)
     #[command(subcommand)]
     Compute(ComputeCommand),
+    /// Manage networks
+    #[command(subcommand)]
+    Network(NetworkCommand),
     /// Create and run a new container from an image
     Run(RunArgs),
     /// Create a new container

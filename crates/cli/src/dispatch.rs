@@ -8,11 +8,13 @@ use anyhow::{bail, Result};
 
 use crate::args::{
     AnyInspectArgs, Cli, Command, ComputeCommand, ContainerCommand, EventsArgs, ImageCommand,
-    SaveArgs,
+    NetworkCommand, SaveArgs,
 };
 use crate::connect::{connect, Client, Endpoint};
 use crate::report::StatusError;
-use crate::{archive, container, images, import, inspect, pull_push, remove, resolve, system};
+use crate::{
+    archive, container, images, import, inspect, network, pull_push, remove, resolve, system,
+};
 
 /// What runs once connected.
 #[derive(Debug)]
@@ -20,6 +22,7 @@ enum Verb {
     Image(ImageCommand),
     Container(Box<ContainerCommand>),
     Compute(ComputeCommand),
+    Network(NetworkCommand),
     Events(EventsArgs),
     Inspect(AnyInspectArgs),
 }
@@ -31,6 +34,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Info(args) => return system::info(endpoint, &args).await,
         Command::Container(sub) => Verb::Container(Box::new(sub)),
         Command::Compute(sub) => Verb::Compute(sub),
+        Command::Network(sub) => Verb::Network(sub),
         Command::Events(a) => Verb::Events(a),
         Command::Inspect(a) => Verb::Inspect(a),
         Command::Run(a) => Verb::Container(Box::new(ContainerCommand::Run(a))),
@@ -70,6 +74,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
     match &verb {
         Verb::Image(ImageCommand::Save(args)) => check_save_target(args)?,
         Verb::Container(c) => container::precheck(c)?,
+        Verb::Network(n) => network::precheck(n)?,
         _ => {}
     }
     let client = connect(endpoint).await.map_err(|e| {
@@ -83,6 +88,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Verb::Image(c) => image(&client, c).await,
         Verb::Container(c) => container::dispatch(&client, *c).await,
         Verb::Compute(c) => container::dispatch_compute(&client, c).await,
+        Verb::Network(n) => network::dispatch(&client, n).await,
         Verb::Events(a) => container::events::events(&client, &a).await,
         Verb::Inspect(a) => container::inspect::inspect(&client, &a).await,
     }

@@ -22,6 +22,7 @@ mod images;
 mod import;
 mod inspect;
 mod jsonmessage;
+mod network;
 mod progress;
 mod pull_push;
 mod raw;

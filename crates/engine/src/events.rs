@@ -106,6 +106,19 @@ impl EventBus {
         self.publish("container", action, &c.id, attributes);
     }
 
+    /// Publishes a network event with Docker's attributes (`name`, `type` = the driver) plus
+    /// `extra` (`container` for connect and disconnect).
+    pub fn network(&self, action: &str, n: &silo_network::Network, extra: &[(&str, String)]) {
+        let mut attributes = BTreeMap::from([
+            ("name".to_string(), n.name.clone()),
+            ("type".to_string(), n.driver.as_str().to_string()),
+        ]);
+        for (k, v) in extra {
+            attributes.insert((*k).to_string(), v.clone());
+        }
+        self.publish("network", action, &n.id, attributes);
+    }
+
     /// Publishes a `prune` event of `kind` objects (`container`, `image`) with the space
     /// reclaimed, as Docker does.
     pub fn prune(&self, kind: &'static str, reclaimed: u64) {

@@ -3,6 +3,7 @@
 
 mod containers;
 mod events;
+mod networks;
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -21,15 +22,19 @@ pub use silo_image::{ImageRecord, Progress, ProgressAction, ProgressSender};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 pub use containers::model::{
-    Container, ContainerConfig, ContainerState, CreateRequest, HostConfig, HostOptions, LogLine,
-    LogStream, RestartPolicy, Status as ContainerStatus, StopPhase, Ulimit,
+    Container, ContainerConfig, ContainerState, CreateRequest, EndpointSettings, HostConfig,
+    HostOptions, LogLine, LogStream, NetworkAttachment, PortBinding, RestartPolicy,
+    Status as ContainerStatus, StopPhase, Ulimit,
 };
+pub use containers::network::ContainerNetwork;
 pub use containers::signal::parse_signal;
 pub use containers::{
     Attachment, ContainerError, ContainerPruneReport, ContainerRuntime, ContainerStats, ExecConfig,
     ExecInfo, ExecStream, LogOptions, TopOutput, UpdateRequest,
 };
 pub use events::{Event, EventBus, HISTORY as EVENT_HISTORY};
+/// Networks: the service's objects and the engine's network verbs (`networks.rs`).
+pub use networks::*;
 /// The compute service's stream types, which the API splices onto hijacked connections.
 pub use silo_compute::{AttachOptions, AttachStream};
 /// What `GET /compute/systems/{id}` reports (silo extension).
@@ -129,6 +134,9 @@ pub enum EngineError {
     /// A container operation failed.
     #[error(transparent)]
     Container(#[from] ContainerError),
+    /// A network operation failed.
+    #[error(transparent)]
+    Network(#[from] silo_network::NetworkError),
     /// An image is used by a container and `force` was not given.
     #[error("conflict: unable to remove repository reference \"{reference}\" (must force) - container {container} is using its referenced image {image}")]
     ImageInUse {
@@ -150,6 +158,7 @@ impl HasKind for EngineError {
         match self {
             EngineError::Image(e) => e.kind(),
             EngineError::Container(e) => e.kind(),
+            EngineError::Network(e) => networks::network_error_kind(e),
             EngineError::ImageInUse { .. } => ErrorKind::Conflict,
             EngineError::InvalidParameter { .. } => ErrorKind::InvalidArgument,
         }

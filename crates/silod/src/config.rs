@@ -14,6 +14,8 @@ pub const DEFAULT_SOCKET: &str = "/run/silo/silo.sock";
 pub const DEFAULT_DATA_ROOT: &str = "/var/lib/silo";
 pub const DEFAULT_CONFIG_FILE: &str = "/etc/silo/daemon.json";
 pub const DEFAULT_PIDFILE: &str = "/run/silo/silod.pid";
+pub const DEFAULT_BRIDGE: &str = "silo0";
+pub const DEFAULT_EXEC_ROOT: &str = "/run/silo";
 
 /// silod's command line (dockerd's names for the same settings).
 #[derive(Debug, Parser, Default)]
@@ -77,6 +79,17 @@ pub struct Flags {
     /// Default json-file log options of containers: max-size=10m, max-file=3 (repeatable).
     #[arg(long = "log-opt")]
     pub log_opts: Vec<String>,
+    /// The default network's bridge (default silo0). Its nftables table is `silo`, or
+    /// `silo_<bridge>` for any other bridge, so several daemons can share a host.
+    #[arg(short = 'b', long)]
+    pub bridge: Option<String>,
+    /// The default network's gateway and prefix, e.g. 10.200.0.1/24 (default: a free /20 of
+    /// 10.88.0.0/14).
+    #[arg(long)]
+    pub bip: Option<String>,
+    /// Root of the daemon's runtime state (network namespaces); default /run/silo.
+    #[arg(long)]
+    pub exec_root: Option<PathBuf>,
 }
 
 /// `daemon.json`, with Docker's key names.
@@ -103,6 +116,9 @@ pub struct FileConfig {
     pub log_driver: Option<String>,
     #[serde(default)]
     pub log_opts: std::collections::BTreeMap<String, String>,
+    pub bridge: Option<String>,
+    pub bip: Option<String>,
+    pub exec_root: Option<PathBuf>,
 }
 
 /// Where and how to listen.
@@ -136,6 +152,12 @@ pub struct DaemonConfig {
     pub init_path: Option<PathBuf>,
     /// `log-opts`: defaults for every container's `--log-opt` (`max-size`, `max-file`).
     pub log_opts: std::collections::BTreeMap<String, String>,
+    /// `bridge`: the default network's bridge.
+    pub bridge: String,
+    /// `bip`: the default network's gateway address with its prefix length.
+    pub bip: Option<ipnet::IpNet>,
+    /// `exec-root`: runtime state (network namespace files).
+    pub exec_root: PathBuf,
 }
 
 impl FileConfig {
@@ -209,6 +231,13 @@ pub fn merge(flags: Flags, file: FileConfig) -> Result<DaemonConfig> {
         flags.log_driver.is_some(),
         file.log_driver.is_some(),
     );
+    both("bridge", flags.bridge.is_some(), file.bridge.is_some());
+    both("bip", flags.bip.is_some(), file.bip.is_some());
+    both(
+        "exec-root",
+        flags.exec_root.is_some(),
+        file.exec_root.is_some(),
+    );
     if !conflicts.is_empty() {
         bail!(
             "the following directives are specified both as a flag and in the configuration file: {} (from {})",
@@ -280,7 +309,26 @@ pub fn merge(flags: Flags, file: FileConfig) -> Result<DaemonConfig> {
             other => bail!("unsupported log-opt {other:?} (json-file supports max-size, max-file)"),
         }
     }
+    let bridge = flags
+        .bridge
+        .or(file.bridge)
+        .unwrap_or_else(|| DEFAULT_BRIDGE.to_string());
+    if bridge.is_empty() || bridge.len() > 15 || bridge.contains(['/', ' ']) {
+        bail!("invalid bridge name {bridge:?}: 1 to 15 characters, no '/' or spaces");
+    }
+    let bip = match flags.bip.or(file.bip) {
+        None => None,
+        Some(raw) => Some(raw.parse::<ipnet::IpNet>().with_context(|| {
+            format!("invalid bip {raw:?}: expected an address with its prefix, e.g. 10.200.0.1/24")
+        })?),
+    };
     Ok(DaemonConfig {
+        bridge,
+        bip,
+        exec_root: flags
+            .exec_root
+            .or(file.exec_root)
+            .unwrap_or_else(|| DEFAULT_EXEC_ROOT.into()),
         hosts,
         data_root: flags
             .data_root

@@ -50,7 +50,7 @@ async fn serve(config: DaemonConfig) -> Result<()> {
     std::fs::create_dir_all(&config.data_root)
         .with_context(|| format!("create data root {}", config.data_root.display()))?;
     let _pidfile = pidfile::PidFile::create(&config.pidfile)?;
-    let runtime = runtime::build(&config.data_root, config.init_path.as_deref())?;
+    let runtime = runtime::build(&config).await?;
     let engine = Engine::open_with(
         EngineConfig {
             data_root: config.data_root.clone(),

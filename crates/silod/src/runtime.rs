@@ -9,6 +9,9 @@ use anyhow::{bail, Context, Result};
 use silo_compute::host::CgroupInfo;
 use silo_compute::process::{check_init_binary, ProcessComputeService};
 use silo_engine::ContainerRuntime;
+use silo_network::{NetworkConfig, NetworkService};
+
+use crate::config::DaemonConfig;
 
 /// The shim's executable name, looked up in `silod`'s own directory.
 const SHIM_BINARY: &str = "silo-shim";
@@ -55,7 +58,9 @@ pub fn init_candidates(exe_dir: &Path) -> Vec<PathBuf> {
 pub fn init_path(configured: Option<&Path>, exe_dir: &Path) -> PathBuf {
     let candidates = init_candidates(exe_dir);
     let path = match configured {
-        Some(p) => p.to_path_buf(),
+        // The runtime resolves the bind source after entering the container's mount
+        // namespace, where a relative path means nothing.
+        Some(p) => std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()),
         None => candidates
             .iter()
             .find(|p| p.exists())
@@ -81,7 +86,9 @@ pub fn init_path(configured: Option<&Path>, exe_dir: &Path) -> PathBuf {
 /// The container runtime, or `None` (containers unavailable, images still served) when the
 /// host lacks what it needs: the shim binary or cgroups. `init` is the configured
 /// `init-path`, if any.
-pub fn build(data_root: &Path, init: Option<&Path>) -> Result<Option<ContainerRuntime>> {
+pub async fn build(config: &DaemonConfig) -> Result<Option<ContainerRuntime>> {
+    let data_root = config.data_root.as_path();
+    let init = config.init_path.as_deref();
     let state_root = state_root(data_root)?;
     let exe = std::env::current_exe().context("find silod's own path")?;
     let shim = exe
@@ -105,7 +112,30 @@ pub fn build(data_root: &Path, init: Option<&Path>) -> Result<Option<ContainerRu
     Ok(Some(ContainerRuntime {
         compute: Arc::new(service),
         state_root,
+        network: network_service(config).await,
     }))
+}
+
+/// The network service, or `None` (containers get `--network none` and `host` only) when the
+/// host lacks what it needs (CNI plugins, nftables); the log says which.
+async fn network_service(config: &DaemonConfig) -> Option<NetworkService> {
+    let mut net = NetworkConfig::new(&config.data_root);
+    net.netns_dir = config.exec_root.join("netns");
+    net.default_bridge = config.bridge.clone();
+    if config.bridge != crate::config::DEFAULT_BRIDGE {
+        net.nft_table = format!("silo_{}", config.bridge.replace('-', "_"));
+    }
+    if let Some(bip) = config.bip {
+        net.default_subnet = Some(bip.trunc());
+        net.default_gateway = Some(bip.addr());
+    }
+    match NetworkService::open(net).await {
+        Ok(service) => Some(service),
+        Err(e) => {
+            tracing::warn!("network service: {e}: containers get --network none and host only");
+            None
+        }
+    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};
-use silo_engine::{Container, ContainerStatus};
+use silo_engine::{Container, ContainerNetwork, ContainerStatus};
 
 use super::filter::ListFilter;
 use crate::error::ApiError;
@@ -40,7 +40,7 @@ pub async fn list(State(state): State<AppState>, params: Params) -> Result<Respo
             .filter(|c| filter.matches(c))
             .take(take)
             .map(|c| {
-                let mut row = summary(c, now);
+                let mut row = summary(c, now, &engine.container_networks(c));
                 if with_size {
                     let rw = engine.container_size_rw(c);
                     let image = engine.image(&c.image_id).map(|i| i.size).unwrap_or(0);
@@ -60,7 +60,8 @@ pub async fn inspect(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let c = state.engine.container(&id)?;
-    Ok(Json(details(&c)).into_response())
+    let networks = state.engine.container_networks(&c);
+    Ok(Json(details(&c, &networks)).into_response())
 }
 
 fn time(t: Option<DateTime<Utc>>) -> String {
@@ -69,7 +70,7 @@ fn time(t: Option<DateTime<Utc>>) -> String {
 }
 
 /// One row of `docker ps`.
-pub fn summary(c: &Container, now: DateTime<Utc>) -> Value {
+pub fn summary(c: &Container, now: DateTime<Utc>, networks: &[ContainerNetwork]) -> Value {
     let command = c
         .argv()
         .iter()
@@ -83,12 +84,12 @@ pub fn summary(c: &Container, now: DateTime<Utc>) -> Value {
         "ImageID": c.image_id,
         "Command": command,
         "Created": c.created.timestamp(),
-        "Ports": [],
+        "Ports": port_rows(networks),
         "Labels": c.config.labels,
         "State": c.state.status.as_str(),
         "Status": status_text(c, now),
-        "HostConfig": {"NetworkMode": "none"},
-        "NetworkSettings": {"Networks": {}},
+        "HostConfig": {"NetworkMode": network_mode(c)},
+        "NetworkSettings": {"Networks": endpoint_settings(networks)},
         "Mounts": [],
     })
 }
@@ -134,8 +135,157 @@ pub fn human_duration(d: chrono::TimeDelta) -> String {
     }
 }
 
+/// `HostConfig.NetworkMode` as Docker shows it (`bridge` for the default network).
+fn network_mode(c: &Container) -> &str {
+    match c.host_config.extra.network_mode.as_str() {
+        "" => "bridge",
+        mode => mode,
+    }
+}
+
+/// `NetworkSettings.Networks`: one entry per network, addresses while the container runs.
+fn endpoint_settings(networks: &[ContainerNetwork]) -> Value {
+    let mut out = serde_json::Map::new();
+    for n in networks {
+        let e = n.endpoint.as_ref();
+        let v4 = e.and_then(|e| e.ipv4);
+        let v6 = e.and_then(|e| e.ipv6);
+        let ipam = match (n.settings.ipv4, n.settings.ipv6) {
+            (None, None) => Value::Null,
+            (v4, v6) => json!({
+                "IPv4Address": v4.map(|a| a.to_string()).unwrap_or_default(),
+                "IPv6Address": v6.map(|a| a.to_string()).unwrap_or_default(),
+            }),
+        };
+        let text = |v: Option<String>| v.unwrap_or_default();
+        out.insert(
+            n.name.clone(),
+            json!({
+                "IPAMConfig": ipam,
+                "Links": null,
+                "Aliases": if n.settings.aliases.is_empty() { Value::Null } else { json!(n.settings.aliases) },
+                "MacAddress": text(e.map(|e| e.mac.clone())),
+                "DriverOpts": if n.settings.driver_opts.is_empty() { Value::Null } else { json!(n.settings.driver_opts) },
+                "NetworkID": n.network.as_ref().map(|n| n.id.clone()).unwrap_or_default(),
+                "EndpointID": text(e.map(|e| e.id.clone())),
+                "Gateway": text(e.and_then(|e| e.gateway).map(|g| g.to_string())),
+                "IPAddress": text(v4.map(|a| a.addr().to_string())),
+                "IPPrefixLen": v4.map(|a| a.prefix_len()).unwrap_or(0),
+                "IPv6Gateway": text(e.and_then(|e| e.gateway_v6).map(|g| g.to_string())),
+                "GlobalIPv6Address": text(v6.map(|a| a.addr().to_string())),
+                "GlobalIPv6PrefixLen": v6.map(|a| a.prefix_len()).unwrap_or(0),
+                "DNSNames": e.map(|e| {
+                    let mut names = vec![e.container_name.clone()];
+                    names.extend(e.aliases.iter().cloned());
+                    json!(names)
+                }),
+            }),
+        );
+    }
+    Value::Object(out)
+}
+
+/// The published ports of a running container, each with its host side.
+fn published(networks: &[ContainerNetwork]) -> Vec<&silo_network::PortMapping> {
+    networks
+        .iter()
+        .filter_map(|n| n.endpoint.as_ref())
+        .flat_map(|e| e.policies.ports.iter())
+        .collect()
+}
+
+/// `NetworkSettings.Ports`: every exposed or published port; published ones with their host
+/// bindings (`docker port` reads this), the rest null.
+fn ports_map(c: &Container, networks: &[ContainerNetwork]) -> Value {
+    let mut out = serde_json::Map::new();
+    for port in &c.config.exposed_ports {
+        out.insert(port.clone(), Value::Null);
+    }
+    for key in c.host_config.extra.port_bindings.keys() {
+        out.entry(key.clone()).or_insert(Value::Null);
+    }
+    for p in published(networks) {
+        let key = format!("{}/{}", p.container_port, p.protocol.as_str());
+        let host_ip = p
+            .host_ip
+            .map(|ip| ip.to_string())
+            .unwrap_or_else(|| "0.0.0.0".to_string());
+        let binding = json!({"HostIp": host_ip, "HostPort": p.host_port.to_string()});
+        match out.get_mut(&key) {
+            Some(Value::Array(list)) => list.push(binding),
+            _ => {
+                out.insert(key, json!([binding]));
+            }
+        }
+    }
+    Value::Object(out)
+}
+
+/// `Ports` of a `docker ps` row.
+fn port_rows(networks: &[ContainerNetwork]) -> Value {
+    json!(published(networks)
+        .iter()
+        .map(|p| json!({
+            "IP": p.host_ip.map(|ip| ip.to_string()).unwrap_or_else(|| "0.0.0.0".to_string()),
+            "PrivatePort": p.container_port,
+            "PublicPort": p.host_port,
+            "Type": p.protocol.as_str(),
+        }))
+        .collect::<Vec<_>>())
+}
+
+/// `NetworkSettings` of inspect: Docker's shape, with the default network's addresses also
+/// at the top level as Docker does for `bridge`.
+fn network_settings(c: &Container, networks: &[ContainerNetwork]) -> Value {
+    let default = networks
+        .iter()
+        .find(|n| n.network.as_ref().is_some_and(|n| n.default))
+        .and_then(|n| n.endpoint.as_ref());
+    let v4 = default.and_then(|e| e.ipv4);
+    let sandbox = networks
+        .iter()
+        .find_map(|n| n.endpoint.as_ref())
+        .map(|e| e.netns.display().to_string())
+        .unwrap_or_default();
+    json!({
+        "Bridge": "",
+        "SandboxID": if sandbox.is_empty() { "" } else { c.id.as_str() },
+        "SandboxKey": sandbox,
+        "HairpinMode": false,
+        "LinkLocalIPv6Address": "",
+        "LinkLocalIPv6PrefixLen": 0,
+        "Ports": ports_map(c, networks),
+        "SecondaryIPAddresses": null,
+        "SecondaryIPv6Addresses": null,
+        "EndpointID": default.map(|e| e.id.clone()).unwrap_or_default(),
+        "Gateway": default.and_then(|e| e.gateway).map(|g| g.to_string()).unwrap_or_default(),
+        "GlobalIPv6Address": default.and_then(|e| e.ipv6).map(|a| a.addr().to_string()).unwrap_or_default(),
+        "GlobalIPv6PrefixLen": default.and_then(|e| e.ipv6).map(|a| a.prefix_len()).unwrap_or(0),
+        "IPAddress": v4.map(|a| a.addr().to_string()).unwrap_or_default(),
+        "IPPrefixLen": v4.map(|a| a.prefix_len()).unwrap_or(0),
+        "IPv6Gateway": default.and_then(|e| e.gateway_v6).map(|g| g.to_string()).unwrap_or_default(),
+        "MacAddress": default.map(|e| e.mac.clone()).unwrap_or_default(),
+        "Networks": endpoint_settings(networks),
+    })
+}
+
+/// `HostConfig.PortBindings` as the client sent them.
+fn port_bindings(c: &Container) -> Value {
+    let mut out = serde_json::Map::new();
+    for (key, hosts) in &c.host_config.extra.port_bindings {
+        out.insert(
+            key.clone(),
+            json!(hosts
+                .iter()
+                .map(|h| json!({"HostIp": h.host_ip, "HostPort": h.host_port}))
+                .collect::<Vec<_>>()),
+        );
+    }
+    Value::Object(out)
+}
+
 /// `docker inspect` of a container.
-pub fn details(c: &Container) -> Value {
+pub fn details(c: &Container, networks: &[ContainerNetwork]) -> Value {
     let st = &c.state;
     let status = st.status;
     let cfg = &c.config;
@@ -184,6 +334,7 @@ pub fn details(c: &Container) -> Value {
             "Labels": cfg.labels,
             "StopSignal": if cfg.stop_signal.is_empty() { Value::Null } else { json!(cfg.stop_signal) },
             "StopTimeout": cfg.stop_timeout,
+            "ExposedPorts": cfg.exposed_ports.iter().map(|p| (p.clone(), json!({}))).collect::<serde_json::Map<_, _>>(),
         },
         "HostConfig": {
             "Memory": hc.memory,
@@ -191,7 +342,13 @@ pub fn details(c: &Container) -> Value {
             "CpuShares": hc.cpu_shares,
             "PidsLimit": hc.pids_limit,
             "AutoRemove": hc.auto_remove,
-            "NetworkMode": "none",
+            "NetworkMode": network_mode(c),
+            "PortBindings": port_bindings(c),
+            "PublishAllPorts": x.publish_all_ports,
+            "Dns": x.dns,
+            "DnsSearch": x.dns_search,
+            "DnsOptions": x.dns_options,
+            "ExtraHosts": if x.extra_hosts.is_empty() { Value::Null } else { json!(x.extra_hosts) },
             "RestartPolicy": {
                 "Name": if hc.restart_policy.name.is_empty() { "no" } else { hc.restart_policy.name.as_str() },
                 "MaximumRetryCount": hc.restart_policy.maximum_retry_count,
@@ -214,7 +371,7 @@ pub fn details(c: &Container) -> Value {
             "ReadonlyPaths": x.readonly_paths,
         },
         "Mounts": [],
-        "NetworkSettings": {"Networks": {}},
+        "NetworkSettings": network_settings(c, networks),
     })
 }
 

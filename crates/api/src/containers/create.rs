@@ -8,7 +8,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bollard_stubs::models::{ContainerCreateBody, ContainerCreateResponse, HostConfig};
-use silo_engine::{CreateRequest, RestartPolicy};
+use std::collections::BTreeMap;
+
+use silo_engine::{CreateRequest, EndpointSettings, RestartPolicy};
 
 use crate::error::ApiError;
 use crate::params::{ApiJson, Params};
@@ -68,7 +70,7 @@ pub fn request(body: ContainerCreateBody) -> Result<CreateRequest, ApiError> {
     let hc = body.host_config.unwrap_or_default();
     check_host_config(&hc)?;
     check_config(&body.healthcheck, &body.volumes, body.domainname.as_deref())?;
-    check_networking(body.networking_config.as_ref())?;
+    let endpoints = endpoints(body.networking_config.as_ref())?;
     let security = super::options::security_opts(hc.security_opt.as_deref().unwrap_or_default())?;
     let extra = super::options::host_options(&hc, security)?;
     let restart_policy = hc
@@ -100,6 +102,8 @@ pub fn request(body: ContainerCreateBody) -> Result<CreateRequest, ApiError> {
         attach_stdout: body.attach_stdout.unwrap_or_default(),
         attach_stderr: body.attach_stderr.unwrap_or_default(),
         console_size: console_size(hc.console_size.as_deref()),
+        exposed_ports: body.exposed_ports.clone().unwrap_or_default(),
+        endpoints,
         host_config: silo_engine::HostConfig {
             memory: hc.memory.unwrap_or_default(),
             nano_cpus: hc.nano_cpus.unwrap_or_default(),
@@ -140,33 +144,59 @@ fn check_config(
     Ok(())
 }
 
-/// `--network-alias`, `--ip`, `--mac-address`, `--link` and networks other than `none` live in
-/// the endpoint settings: refused, since containers get a loopback-only namespace.
-fn check_networking(
+/// `NetworkingConfig.EndpointsConfig` as the engine's endpoint settings; `--link` is refused.
+fn endpoints(
     config: Option<&bollard_stubs::models::NetworkingConfig>,
-) -> Result<(), ApiError> {
+) -> Result<BTreeMap<String, EndpointSettings>, ApiError> {
+    let mut out = BTreeMap::new();
     let endpoints = config.and_then(|c| c.endpoints_config.as_ref());
     for (network, e) in endpoints.into_iter().flatten() {
-        if !matches!(network.as_str(), "" | "none" | "default") {
-            return Err(unsupported(&format!(
-                "network {network:?} (containers get a private loopback-only network)"
-            )));
-        }
-        let set = |v: &Option<Vec<String>>| v.as_ref().is_some_and(|v| !v.is_empty());
-        let text = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.is_empty());
-        if set(&e.aliases)
-            || set(&e.links)
-            || text(&e.mac_address)
-            || e.ipam_config.as_ref().is_some_and(|c| {
-                text(&c.ipv4_address) || text(&c.ipv6_address) || set(&c.link_local_ips)
-            })
-        {
+        if e.links.as_ref().is_some_and(|l| !l.is_empty()) {
             return Err(unsupported(
-                "endpoint settings (--ip, --network-alias, --mac-address, --link)",
+                "--link (use a user-defined network: containers on it resolve each other by name)",
             ));
         }
+        let ipam = e.ipam_config.as_ref();
+        let parse_ip = |v: Option<&String>| -> Result<Option<std::net::IpAddr>, ApiError> {
+            match v.map(String::as_str).filter(|v| !v.is_empty()) {
+                None => Ok(None),
+                Some(ip) => ip
+                    .parse()
+                    .map(Some)
+                    .map_err(|_| ApiError::invalid(format!("invalid IP address {ip:?}"))),
+            }
+        };
+        let ipv4 = match parse_ip(ipam.and_then(|c| c.ipv4_address.as_ref()))? {
+            None => None,
+            Some(std::net::IpAddr::V4(a)) => Some(a),
+            Some(other) => {
+                return Err(ApiError::invalid(format!("{other} is not an IPv4 address")))
+            }
+        };
+        let ipv6 = match parse_ip(ipam.and_then(|c| c.ipv6_address.as_ref()))? {
+            None => None,
+            Some(std::net::IpAddr::V6(a)) => Some(a),
+            Some(other) => {
+                return Err(ApiError::invalid(format!("{other} is not an IPv6 address")))
+            }
+        };
+        out.insert(
+            network.clone(),
+            EndpointSettings {
+                ipv4,
+                ipv6,
+                aliases: e.aliases.clone().unwrap_or_default(),
+                mac: e.mac_address.clone().filter(|m| !m.is_empty()),
+                driver_opts: e
+                    .driver_opts
+                    .clone()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .collect(),
+            },
+        );
     }
-    Ok(())
+    Ok(out)
 }
 
 /// Refuses host options that would change what the container is if ignored.
@@ -177,18 +207,7 @@ fn check_host_config(hc: &HostConfig) -> Result<(), ApiError> {
     if non_empty(&hc.binds) || non_empty(&hc.mounts) {
         return Err(unsupported("volumes and bind mounts"));
     }
-    if hc.port_bindings.as_ref().is_some_and(|p| !p.is_empty()) {
-        return Err(unsupported("published ports"));
-    }
     super::options::check_unsupported(hc)?;
-    match hc.network_mode.as_deref() {
-        None | Some("") | Some("default") | Some("none") => {}
-        Some(mode) => {
-            return Err(unsupported(&format!(
-                "network mode {mode:?} (containers get a private loopback-only network)"
-            )))
-        }
-    }
     Ok(())
 }
 

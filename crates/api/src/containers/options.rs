@@ -109,7 +109,35 @@ pub fn host_options(hc: &HostConfig, security: SecurityOpts) -> Result<HostOptio
         shm_size: hc.shm_size.unwrap_or_default(),
         log_opts: log.config.unwrap_or_default().into_iter().collect(),
         isolation,
+        network_mode: hc.network_mode.clone().unwrap_or_default(),
+        port_bindings: port_bindings(hc.port_bindings.as_ref()),
+        publish_all_ports: hc.publish_all_ports.unwrap_or_default(),
+        dns: hc.dns.clone().unwrap_or_default(),
+        dns_search: hc.dns_search.clone().unwrap_or_default(),
+        dns_options: hc.dns_options.clone().unwrap_or_default(),
+        extra_hosts: hc.extra_hosts.clone().unwrap_or_default(),
     })
+}
+
+/// `HostConfig.PortBindings` as the engine's.
+fn port_bindings(
+    map: Option<&bollard_stubs::models::PortMap>,
+) -> std::collections::BTreeMap<String, Vec<silo_engine::PortBinding>> {
+    let mut out = std::collections::BTreeMap::new();
+    for (key, hosts) in map.into_iter().flatten() {
+        out.insert(
+            key.clone(),
+            hosts
+                .iter()
+                .flatten()
+                .map(|h| silo_engine::PortBinding {
+                    host_ip: h.host_ip.clone().unwrap_or_default(),
+                    host_port: h.host_port.clone().unwrap_or_default(),
+                })
+                .collect(),
+        );
+    }
+    out
 }
 
 /// Everything Docker accepts that silo cannot honour: refused, never ignored.
@@ -121,7 +149,7 @@ pub fn check_unsupported(hc: &HostConfig) -> Result<(), ApiError> {
         v.as_deref().is_some_and(|v| !v.is_empty())
     }
     let positive = |v: Option<i64>| v.is_some_and(|v| v > 0);
-    let checks: [(bool, &str); 27] = [
+    let checks: [(bool, &str); 24] = [
         (text(&hc.cgroup_parent), "--cgroup-parent"),
         (hc.blkio_weight.is_some_and(|w| w > 0), "--blkio-weight"),
         (
@@ -162,11 +190,6 @@ pub fn check_unsupported(hc: &HostConfig) -> Result<(), ApiError> {
             hc.annotations.as_ref().is_some_and(|a| !a.is_empty()),
             "--annotation",
         ),
-        (
-            set(&hc.dns) || set(&hc.dns_options) || set(&hc.dns_search),
-            "--dns/--dns-option/--dns-search (containers have no network yet)",
-        ),
-        (set(&hc.extra_hosts), "--add-host"),
         (set(&hc.group_add), "--group-add"),
         (
             !matches!(
@@ -176,9 +199,11 @@ pub fn check_unsupported(hc: &HostConfig) -> Result<(), ApiError> {
             "--ipc other than private",
         ),
         (text(&hc.cgroup), "--cgroup"),
-        (set(&hc.links), "--link"),
+        (
+            set(&hc.links),
+            "--link (use a user-defined network: containers on it resolve each other by name)",
+        ),
         (text(&hc.pid_mode), "--pid"),
-        (hc.publish_all_ports == Some(true), "published ports (-P)"),
         (
             hc.storage_opt.as_ref().is_some_and(|o| !o.is_empty()),
             "--storage-opt",
@@ -287,7 +312,7 @@ mod tests {
             serde_json::json!({"CpusetCpus": "0"}),
             serde_json::json!({"PidMode": "host"}),
             serde_json::json!({"Sysctls": {"net.ipv4.ip_forward": "1"}}),
-            serde_json::json!({"Dns": ["1.1.1.1"]}),
+            serde_json::json!({"Links": ["db:db"]}),
             serde_json::json!({"OomKillDisable": true}),
         ] {
             let err = check_unsupported(&hc(body.clone())).unwrap_err();

@@ -30,14 +30,14 @@ pub fn user_of(spec: &str) -> User {
     }
 }
 
-/// The document for `c`, on `layers` (base first) with its sandbox in `sandbox`.
-///
-/// There is no network service yet, so every container gets a fresh namespace with only
-/// loopback (Docker's `--network none`).
+/// The document for `c`, on `layers` (base first) with its sandbox in `sandbox`, in the
+/// network namespace `network`, with `name_files` (hosts, resolv.conf, hostname) mounted.
 pub fn build(
     c: &Container,
     layers: Vec<PathBuf>,
     sandbox: PathBuf,
+    network: NetworkNamespace,
+    name_files: Vec<Mount>,
 ) -> Result<ComputeSystemDocument, ContainerError> {
     let args: Vec<String> = c.argv().into_iter().cloned().collect();
     if args.is_empty() {
@@ -62,9 +62,9 @@ pub fn build(
             sandbox,
             read_only: hc.extra.readonly_rootfs,
         },
-        mounts: mounts(hc)?,
+        mounts: name_files.into_iter().chain(mounts(hc)?).collect(),
         resources: resources(hc),
-        network: NetworkNamespace::None,
+        network,
         process: ProcessParameters {
             args,
             env: c.config.env.clone(),

@@ -38,6 +38,12 @@ pub enum ContainerError {
     /// No compute service was given to the engine.
     #[error("containers are not available: the daemon has no compute service")]
     NoRuntime,
+    /// The daemon runs without a network service (CNI plugins or nftables missing).
+    #[error("networks are not available: the daemon has no network service (see its log for why); use --network none or host")]
+    NoNetwork,
+    /// The network service failed.
+    #[error(transparent)]
+    Network(#[from] silo_network::NetworkError),
     /// The compute service failed.
     #[error(transparent)]
     Compute(#[from] ComputeError),
@@ -75,7 +81,8 @@ impl HasKind for ContainerError {
             ContainerError::NameInUse { .. } | ContainerError::State(_) => ErrorKind::Conflict,
             ContainerError::NotSupported(_) => ErrorKind::NotImplemented,
             ContainerError::NotModified(_) => ErrorKind::NotModified,
-            ContainerError::NoRuntime => ErrorKind::Unavailable,
+            ContainerError::NoRuntime | ContainerError::NoNetwork => ErrorKind::Unavailable,
+            ContainerError::Network(e) => e.kind(),
             ContainerError::Compute(e) => e.kind(),
             ContainerError::Database { .. }
             | ContainerError::Record { .. }

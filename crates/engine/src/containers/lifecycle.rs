@@ -60,7 +60,27 @@ fn merge_config(req: &CreateRequest, image: &ImageRecord) -> ContainerConfig {
         console_size: req.console_size,
         stop_signal: pick(&req.stop_signal, defaults.stop_signal()),
         stop_timeout: req.stop_timeout,
+        exposed_ports: exposed_ports(req, defaults.exposed_ports().clone()),
     }
+}
+
+/// The image's exposed ports and the request's, normalised to `port/proto`, without repeats.
+fn exposed_ports(req: &CreateRequest, image: Option<Vec<String>>) -> Vec<String> {
+    let mut ports: Vec<String> = image
+        .unwrap_or_default()
+        .into_iter()
+        .chain(req.exposed_ports.iter().cloned())
+        .map(|p| {
+            if p.contains('/') {
+                p
+            } else {
+                format!("{p}/tcp")
+            }
+        })
+        .collect();
+    ports.sort();
+    ports.dedup();
+    ports
 }
 
 /// Refuses restart policies Docker refuses, with its messages.
@@ -97,7 +117,7 @@ impl Engine {
     /// `docker create`: records the container and creates its compute system (Created).
     pub async fn create_container(&self, name: Option<&str>, req: CreateRequest) -> Result<String> {
         let containers = &self.containers;
-        let runtime = containers.runtime()?.clone();
+        containers.runtime()?;
         let mut req = req;
         let hc = &mut req.host_config;
         validate_restart_policy(&hc.restart_policy, hc.auto_remove)?;
@@ -121,6 +141,7 @@ impl Engine {
             None => None,
         };
         let name = requested.clone().unwrap_or_else(|| names::generate(&id, 0));
+        let plan = self.plan_network(&id, &req)?;
         let mut container = Container {
             id: id.clone(),
             name,
@@ -130,16 +151,55 @@ impl Engine {
             host_config: req.host_config.clone(),
             created: Utc::now(),
             state: ContainerState::default(),
+            networks: plan.attachments.clone(),
         };
+        container.host_config.extra.network_mode = plan.mode.clone();
+        match self
+            .create_with_plan(container, layers, &plan, requested.is_none())
+            .await
+        {
+            Ok(id) => Ok(id),
+            Err(e) => {
+                if plan.made_namespace {
+                    if let Ok(service) = containers.network() {
+                        if let Err(undo) = service.remove_namespace(&id).await {
+                            tracing::warn!("undo create of {id}: {undo}");
+                        }
+                    }
+                }
+                let _ = std::fs::remove_dir_all(self.name_files_dir(&id));
+                Err(e)
+            }
+        }
+    }
+
+    /// The rest of create, once the network is planned: the record, then the compute system.
+    async fn create_with_plan(
+        &self,
+        mut container: Container,
+        layers: Vec<std::path::PathBuf>,
+        plan: &super::network::NetworkPlan,
+        generated_name: bool,
+    ) -> Result<String> {
+        let containers = &self.containers;
+        let runtime = containers.runtime()?.clone();
+        let id = container.id.clone();
         let sandbox = containers.sandboxes.join(&id);
-        let doc = document::build(&container, layers, sandbox)?;
+        let name_files = self.name_file_mounts(&container)?;
+        let doc = document::build(
+            &container,
+            layers,
+            sandbox,
+            plan.namespace.clone(),
+            name_files,
+        )?;
         // The record first, so a taken name fails before anything is built. A generated name
         // that happens to be taken is generated again, longer.
         let mut attempt = 0;
         loop {
             match containers.store().insert(&container) {
                 Ok(()) => break,
-                Err(ContainerError::NameInUse { .. }) if requested.is_none() && attempt < 8 => {
+                Err(ContainerError::NameInUse { .. }) if generated_name && attempt < 8 => {
                     attempt += 1;
                     container.name = names::generate(&id, attempt);
                 }
@@ -205,7 +265,11 @@ impl Engine {
             Some(system) => system,
             None => self.respawn(&c).await?,
         };
-        system.start().await.map_err(ContainerError::from)?;
+        self.connect_endpoints(&c).await?;
+        if let Err(e) = system.start().await {
+            self.disconnect_endpoints(&c).await;
+            return Err(ContainerError::from(e).into());
+        }
         let props = system
             .properties(Default::default())
             .await
@@ -286,6 +350,7 @@ impl Engine {
                 .container("kill", &c, &[("signal", libc::SIGKILL.to_string())]);
         }
         self.record_exit(&c.id, &status);
+        self.disconnect_endpoints(&c).await;
         self.events.container(
             "stop",
             &c,
@@ -412,6 +477,7 @@ impl Engine {
                 Err(e) => return Err(ContainerError::from(e).into()),
             }
         }
+        self.remove_namespace(&c).await;
         containers.systems().remove(&c.id);
         containers.execs.forget_container(&c.id);
         containers.store().delete(&c.id)?;

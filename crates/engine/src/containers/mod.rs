@@ -17,6 +17,7 @@ mod lifecycle;
 pub mod model;
 mod monitor;
 mod names;
+pub mod network;
 mod query;
 mod respawn;
 mod restart;
@@ -41,11 +42,13 @@ pub use update::{PruneReport as ContainerPruneReport, UpdateRequest};
 use store::Store;
 
 /// What runs containers: a compute service and where it keeps each system's json-file log
-/// (`<state_root>/<id>`, the process backend's state directory).
+/// (`<state_root>/<id>`, the process backend's state directory), and the network service that
+/// gives them endpoints (`None`: only `--network none` and `host` work).
 #[derive(Clone)]
 pub struct ContainerRuntime {
     pub compute: Arc<dyn ComputeService>,
     pub state_root: PathBuf,
+    pub network: Option<silo_network::NetworkService>,
 }
 
 impl std::fmt::Debug for ContainerRuntime {
@@ -107,6 +110,14 @@ impl Containers {
 
     fn runtime(&self) -> Result<&ContainerRuntime, ContainerError> {
         self.runtime.as_ref().ok_or(ContainerError::NoRuntime)
+    }
+
+    /// The network service; Unavailable (with the reason) when the daemon runs without one.
+    pub(crate) fn network(&self) -> Result<&silo_network::NetworkService, ContainerError> {
+        self.runtime()?
+            .network
+            .as_ref()
+            .ok_or(ContainerError::NoNetwork)
     }
 
     fn locks(&self) -> MutexGuard<'_, HashMap<String, Arc<tokio::sync::Mutex<()>>>> {

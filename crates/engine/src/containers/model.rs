@@ -26,6 +26,40 @@ pub struct Container {
     pub created: DateTime<Utc>,
     /// Where it is in its life.
     pub state: ContainerState,
+    /// The networks it joins when it starts, by the name the client used, in join order (the
+    /// network mode's network first). Empty for `none`, `host` and `container:` modes.
+    #[serde(default)]
+    pub networks: Vec<NetworkAttachment>,
+}
+
+/// One network a container joins, with what the client asked of its endpoint.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NetworkAttachment {
+    /// The network's id (names can be reused after a removal).
+    pub network_id: String,
+    /// The name the client used, as Docker shows it under `NetworkSettings.Networks`.
+    pub name: String,
+    pub settings: EndpointSettings,
+}
+
+/// What a client may ask of an endpoint (`--ip`, `--ip6`, `--network-alias`, `--mac-address`,
+/// `--driver-opt`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EndpointSettings {
+    pub ipv4: Option<std::net::Ipv4Addr>,
+    pub ipv6: Option<std::net::Ipv6Addr>,
+    pub aliases: Vec<String>,
+    pub mac: Option<String>,
+    pub driver_opts: BTreeMap<String, String>,
+}
+
+/// One host side of a published port (`-p [ip:]host:container`); an empty port is ephemeral.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PortBinding {
+    pub host_ip: String,
+    pub host_port: String,
 }
 
 impl Container {
@@ -96,6 +130,9 @@ pub struct ContainerConfig {
     /// `--stop-timeout` in seconds; `None` is 10.
     #[serde(default)]
     pub stop_timeout: Option<i64>,
+    /// `8080/tcp` and the like: the image's `EXPOSE` and `--expose` (what `-P` publishes).
+    #[serde(default)]
+    pub exposed_ports: Vec<String>,
 }
 
 /// Docker's `HostConfig` subset silo honours or stores.
@@ -161,6 +198,19 @@ pub struct HostOptions {
     pub log_opts: BTreeMap<String, String>,
     /// `--isolation` resolved at create (`process`).
     pub isolation: String,
+    /// `--network`: empty (the default network), a network name or id, `none`, `host` or
+    /// `container:<name|id>` (stored with the id).
+    pub network_mode: String,
+    /// `-p`: `8080/tcp` → host sides.
+    pub port_bindings: BTreeMap<String, Vec<PortBinding>>,
+    /// `-P`: publish every exposed port on an ephemeral host port.
+    pub publish_all_ports: bool,
+    /// `--dns`, `--dns-search`, `--dns-option`: written to the container's resolv.conf.
+    pub dns: Vec<String>,
+    pub dns_search: Vec<String>,
+    pub dns_options: Vec<String>,
+    /// `--add-host name:ip`: appended to the container's /etc/hosts.
+    pub extra_hosts: Vec<String>,
 }
 
 /// One `--ulimit name=soft[:hard]`.
@@ -264,6 +314,10 @@ pub struct CreateRequest {
     /// `None` takes the image's.
     pub stop_signal: Option<String>,
     pub stop_timeout: Option<i64>,
+    /// `--expose` and the like (`8080/tcp`), added to the image's.
+    pub exposed_ports: Vec<String>,
+    /// `NetworkingConfig.EndpointsConfig`: network name → endpoint settings.
+    pub endpoints: BTreeMap<String, EndpointSettings>,
     pub host_config: HostConfig,
 }
 

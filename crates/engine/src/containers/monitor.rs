@@ -29,6 +29,7 @@ impl Engine {
                     engine.record_lost(&id, &e.to_string());
                 }
             }
+            engine.release_endpoints_if_stopped(&id).await;
             let auto_remove = engine
                 .containers
                 .store()
@@ -43,6 +44,18 @@ impl Engine {
                 engine.apply_restart_policy(&id).await;
             }
         });
+    }
+
+    /// Gives back the endpoints of a container that is not running. Under the container's
+    /// lock: a `restart` that already started it again keeps its new endpoints.
+    pub(super) async fn release_endpoints_if_stopped(&self, id: &str) {
+        let _guard = self.containers.lock(id).await;
+        let Ok(c) = self.containers.store().find(id) else {
+            return;
+        };
+        if !c.state.status.is_live() {
+            self.disconnect_endpoints(&c).await;
+        }
     }
 
     /// Records how a live container ended and publishes `die`, once: later calls for the same
@@ -153,8 +166,35 @@ impl Engine {
                 State::Created => {}
             }
         }
+        self.reconcile_networks().await;
         self.autostart(&exited_while_down);
         Ok(())
+    }
+}
+
+impl Engine {
+    /// After reconnecting: containers that are not running hold no endpoints, and namespace
+    /// files of containers that no longer exist are removed.
+    async fn reconcile_networks(&self) {
+        let Ok(service) = self.containers.network() else {
+            return;
+        };
+        let Ok(records) = self.containers.store().all() else {
+            return;
+        };
+        for c in &records {
+            if !c.state.status.is_live() {
+                self.disconnect_endpoints(c).await;
+            }
+        }
+        let known = records.iter().map(|c| c.id.clone()).collect();
+        match service.remove_stray_namespaces(&known).await {
+            Ok(removed) if !removed.is_empty() => {
+                tracing::info!("removed {} stray network namespaces", removed.len())
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!("stray network namespaces: {e}"),
+        }
     }
 }
 

@@ -37,12 +37,13 @@ fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Conta
 impl Engine {
     /// Every directory the engine keeps for container `id`: its sandbox and the parked upper
     /// directory and logs of a respawn in progress.
-    pub(super) fn sandbox_dirs(&self, id: &str) -> [PathBuf; 3] {
+    pub(super) fn sandbox_dirs(&self, id: &str) -> [PathBuf; 4] {
         let root = &self.containers.sandboxes;
         [
             root.join(id),
             root.join(format!("{id}.upper")),
             root.join(format!("{id}.logs")),
+            self.name_files_dir(id),
         ]
     }
 
@@ -53,8 +54,10 @@ impl Engine {
         let runtime = containers.runtime()?.clone();
         let image = self.images.find(&c.image_id)?;
         let layers = self.image_rootfs(&image)?;
-        let [sandbox, parked_upper, parked_logs] = self.sandbox_dirs(&c.id);
-        let doc = document::build(c, layers, sandbox.clone())?;
+        let [sandbox, parked_upper, parked_logs, _] = self.sandbox_dirs(&c.id);
+        let namespace = self.namespace_for(c)?;
+        let name_files = self.name_file_mounts(c)?;
+        let doc = document::build(c, layers, sandbox.clone(), namespace, name_files)?;
         let state_dir = runtime.state_root.join(&c.id);
 
         let held = containers.systems().remove(&c.id);

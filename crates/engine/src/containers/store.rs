@@ -30,14 +30,7 @@ pub const MIGRATIONS: &[&str] = &[
 
 /// Brings the database up to the latest schema.
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
-    let applied: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
-        let tx = conn.transaction()?;
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
-        tx.commit()?;
-    }
-    Ok(())
+    silo_statedb::migrate(conn, MIGRATIONS)
 }
 
 /// The open database.
