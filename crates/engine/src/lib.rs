@@ -134,9 +134,9 @@ pub enum EngineError {
     /// A container operation failed.
     #[error(transparent)]
     Container(#[from] ContainerError),
-    /// A network operation failed.
+    /// A network operation failed (boxed: the service's errors are large).
     #[error(transparent)]
-    Network(#[from] silo_network::NetworkError),
+    Network(Box<silo_network::NetworkError>),
     /// An image is used by a container and `force` was not given.
     #[error("conflict: unable to remove repository reference \"{reference}\" (must force) - container {container} is using its referenced image {image}")]
     ImageInUse {

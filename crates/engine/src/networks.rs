@@ -140,6 +140,12 @@ impl Engine {
     }
 }
 
+impl From<NetworkError> for EngineError {
+    fn from(e: NetworkError) -> Self {
+        EngineError::Network(Box::new(e))
+    }
+}
+
 /// dockerd answers these 403 (`errdefs.Forbidden`), which compose relies on to leave a network
 /// still in use alone; the service classes them Conflict.
 pub(crate) fn network_error_kind(e: &NetworkError) -> ErrorKind {

@@ -49,8 +49,10 @@ pub struct NetworkConfig {
     pub default_subnet: Option<IpNet>,
     /// The default network's gateway; `None` is the subnet's first address.
     pub default_gateway: Option<IpAddr>,
-    /// Subnets for networks created without `--subnet` come from here, one /24 each.
+    /// Subnets for networks created without `--subnet` come from here
+    /// (`--default-address-pool base=...,size=...`), one `/pool_size` each.
     pub address_pool: Ipv4Net,
+    pub pool_size: u8,
     /// Prefix of bridge names of user networks (`sl-` then ten hex characters of the id).
     pub bridge_prefix: String,
     /// The host's resolvers, forwarded to by the networks' DNS.
@@ -71,6 +73,7 @@ impl NetworkConfig {
             default_subnet: None,
             default_gateway: None,
             address_pool: "10.88.0.0/14".parse().expect("valid pool"),
+            pool_size: 24,
             bridge_prefix: "sl-".to_string(),
             resolv_conf: PathBuf::from("/etc/resolv.conf"),
             dns_port: 53,
@@ -132,6 +135,9 @@ struct Resolver {
 struct Live {
     resolvers: HashMap<String, Resolver>,
     reservations: HashMap<String, Vec<Reservation>>,
+    /// The table text last applied: an endpoint without policies changes no rule, and
+    /// skipping the `nft` call keeps attach fast.
+    applied_rules: Option<String>,
 }
 
 struct Inner {
@@ -280,6 +286,16 @@ impl NetworkService {
             ))
         })?;
         let internal = req.internal || driver == Driver::Internal;
+        if driver == Driver::L2bridge && !kernel_has_module("ipvlan") {
+            return Err(NetworkError::NotSupported(
+                "the l2bridge driver needs the kernel's ipvlan driver, which this host's kernel does not have (CONFIG_IPVLAN)".to_string(),
+            ));
+        }
+        if driver == Driver::Transparent && !kernel_has_module("macvlan") {
+            return Err(NetworkError::NotSupported(
+                "the transparent driver needs the kernel's macvlan driver, which this host's kernel does not have (CONFIG_MACVLAN)".to_string(),
+            ));
+        }
         let id = new_id()?;
         let subnets = self.plan_subnets(&req, driver).await?;
         let interface = match driver {
@@ -396,8 +412,14 @@ impl NetworkService {
                     driver.as_str()
                 )));
             }
-            // The default network holds every container not placed elsewhere: a /20.
-            let prefix = if req.name == DEFAULT_NETWORK { 20 } else { 24 };
+            // The default network holds every container not placed elsewhere: a /20 when the
+            // pool has room for one.
+            let pool = self.config();
+            let prefix = if req.name == DEFAULT_NETWORK {
+                pool.pool_size.min(20).max(pool.address_pool.prefix_len())
+            } else {
+                pool.pool_size
+            };
             let subnet = ipam::free_subnet(self.config().address_pool, prefix, &in_use)?;
             pools.insert(0, ipam::pool(subnet, None, None)?);
         }
@@ -765,7 +787,12 @@ impl NetworkService {
                 })
                 .collect(),
         };
+        let text = nft::render(&rules);
+        if self.live().applied_rules.as_deref() == Some(text.as_str()) {
+            return Ok(());
+        }
         nft::apply(&rules).await?;
+        self.live().applied_rules = Some(text);
         Ok(())
     }
 
@@ -892,6 +919,8 @@ impl NetworkService {
                 tracing::warn!(network = %network.name, "resolver: {e}");
             }
         }
+        // The host may have lost the table (reboot, `nft flush ruleset`): apply it whole.
+        self.live().applied_rules = None;
         self.apply_rules().await
     }
 
@@ -964,6 +993,25 @@ impl NetworkService {
             endpoints,
             host_objects: objects,
         })
+    }
+}
+
+/// Whether the kernel knows a link type (`ipvlan`, `macvlan`): asking for one without its
+/// required parent fails with "Unknown device type" only when the driver is missing (the
+/// kernel loads a module on demand).
+fn kernel_has_module(kind: &str) -> bool {
+    let probe = std::process::Command::new("ip")
+        .args(["link", "add", "silo-probe", "type", kind])
+        .output();
+    match probe {
+        Ok(out) if out.status.success() => {
+            let _ = std::process::Command::new("ip")
+                .args(["link", "del", "silo-probe"])
+                .output();
+            true
+        }
+        Ok(out) => !String::from_utf8_lossy(&out.stderr).contains("Unknown device type"),
+        Err(_) => false,
     }
 }
 

@@ -90,6 +90,10 @@ pub struct Flags {
     /// Root of the daemon's runtime state (network namespaces); default /run/silo.
     #[arg(long)]
     pub exec_root: Option<PathBuf>,
+    /// Where subnets of networks created without --subnet come from, Docker's form:
+    /// base=10.88.0.0/14,size=24.
+    #[arg(long)]
+    pub default_address_pool: Option<String>,
 }
 
 /// `daemon.json`, with Docker's key names.
@@ -119,6 +123,16 @@ pub struct FileConfig {
     pub bridge: Option<String>,
     pub bip: Option<String>,
     pub exec_root: Option<PathBuf>,
+    #[serde(default)]
+    pub default_address_pools: Vec<AddressPool>,
+}
+
+/// One entry of daemon.json's `default-address-pools`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddressPool {
+    pub base: String,
+    pub size: u8,
 }
 
 /// Where and how to listen.
@@ -158,6 +172,8 @@ pub struct DaemonConfig {
     pub bip: Option<ipnet::IpNet>,
     /// `exec-root`: runtime state (network namespace files).
     pub exec_root: PathBuf,
+    /// `default-address-pools` (the first): base prefix and the size of each network's.
+    pub address_pool: Option<(ipnet::Ipv4Net, u8)>,
 }
 
 impl FileConfig {
@@ -232,6 +248,11 @@ pub fn merge(flags: Flags, file: FileConfig) -> Result<DaemonConfig> {
         file.log_driver.is_some(),
     );
     both("bridge", flags.bridge.is_some(), file.bridge.is_some());
+    both(
+        "default-address-pools",
+        flags.default_address_pool.is_some(),
+        !file.default_address_pools.is_empty(),
+    );
     both("bip", flags.bip.is_some(), file.bip.is_some());
     both(
         "exec-root",
@@ -322,7 +343,19 @@ pub fn merge(flags: Flags, file: FileConfig) -> Result<DaemonConfig> {
             format!("invalid bip {raw:?}: expected an address with its prefix, e.g. 10.200.0.1/24")
         })?),
     };
+    let pool = match (
+        &flags.default_address_pool,
+        file.default_address_pools.first(),
+    ) {
+        (Some(flag), _) => Some(parse_address_pool(flag)?),
+        (None, Some(p)) => Some(parse_address_pool(&format!(
+            "base={},size={}",
+            p.base, p.size
+        ))?),
+        (None, None) => None,
+    };
     Ok(DaemonConfig {
+        address_pool: pool,
         bridge,
         bip,
         exec_root: flags
@@ -349,6 +382,35 @@ pub fn merge(flags: Flags, file: FileConfig) -> Result<DaemonConfig> {
         init_path: flags.init_path.or(file.init_path),
         log_opts,
     })
+}
+
+/// Docker's `base=10.88.0.0/14,size=24`.
+fn parse_address_pool(raw: &str) -> Result<(ipnet::Ipv4Net, u8)> {
+    let mut base = None;
+    let mut size = None;
+    for part in raw.split(',') {
+        match part.split_once('=') {
+            Some(("base", v)) => {
+                base = Some(v.parse::<ipnet::Ipv4Net>().with_context(|| {
+                    format!("invalid default-address-pool base {v:?}: expected an IPv4 prefix")
+                })?)
+            }
+            Some(("size", v)) => {
+                size = Some(
+                    v.parse::<u8>()
+                        .with_context(|| format!("invalid default-address-pool size {v:?}"))?,
+                )
+            }
+            _ => bail!("invalid default-address-pool {raw:?}: expected base=CIDR,size=N"),
+        }
+    }
+    let (Some(base), Some(size)) = (base, size) else {
+        bail!("invalid default-address-pool {raw:?}: expected base=CIDR,size=N");
+    };
+    if size < base.prefix_len() || size > 30 {
+        bail!("invalid default-address-pool {raw:?}: size must be between the base's prefix length and 30");
+    }
+    Ok((base.trunc(), size))
 }
 
 /// `unix:///path`, `tcp://host:port` (dockerd also accepts a bare `/path` and `fd://`, not us).

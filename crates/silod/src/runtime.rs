@@ -125,6 +125,10 @@ async fn network_service(config: &DaemonConfig) -> Option<NetworkService> {
     if config.bridge != crate::config::DEFAULT_BRIDGE {
         net.nft_table = format!("silo_{}", config.bridge.replace('-', "_"));
     }
+    if let Some((base, size)) = config.address_pool {
+        net.address_pool = base;
+        net.pool_size = size;
+    }
     if let Some(bip) = config.bip {
         net.default_subnet = Some(bip.trunc());
         net.default_gateway = Some(bip.addr());

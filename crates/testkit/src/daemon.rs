@@ -47,8 +47,80 @@ pub struct TestDaemon {
     args: Vec<String>,
     silod: PathBuf,
     silo: PathBuf,
+    net: NetSlot,
     // Declared last: removed after the daemon is gone.
     dir: TempDir,
+}
+
+/// Daemons under test share the host's network stack: each claims a slot that gives it its
+/// own default bridge (`st<N>`), nftables table (`silo_st<N>`) and a /20 of 10.220.0.0/14
+/// (default network in the first /24, networks without --subnet in the rest).
+#[derive(Debug)]
+struct NetSlot {
+    slot: crate::slots::Slot,
+}
+
+/// How many daemons may run networks at once.
+const NET_SLOTS: usize = 64;
+
+impl NetSlot {
+    fn claim() -> Result<Self> {
+        let slot = crate::slots::claim("daemon-net", NET_SLOTS)
+            .context("every daemon network slot is taken")?;
+        Ok(NetSlot { slot })
+    }
+
+    fn bridge(&self) -> String {
+        format!("st{}", self.slot.index)
+    }
+
+    /// `10.<a>.<b>.0`: the first address of the slot's /20, plus `offset` /24s.
+    fn prefix(&self, offset: usize) -> String {
+        let n = self.slot.index * 16 + offset;
+        format!("10.{}.{}", 220 + n / 256, n % 256)
+    }
+
+    fn args(&self, exec_root: &Path) -> Vec<String> {
+        vec![
+            "--bridge".into(),
+            self.bridge(),
+            "--bip".into(),
+            format!("{}.1/24", self.prefix(0)),
+            "--default-address-pool".into(),
+            format!("base={}.0/20,size=24", self.prefix(0)),
+            "--exec-root".into(),
+            exec_root.display().to_string(),
+        ]
+    }
+
+    /// Removes what the daemon left on the host: links holding an address of the slot's
+    /// /20 (the default bridge and user networks' bridges), and its nftables table.
+    fn clean(&self) {
+        let prefix = format!("10.{}.", 220 + self.slot.index * 16 / 256);
+        let first = self.slot.index * 16 % 256;
+        let out = Command::new("ip")
+            .args(["-j", "-4", "addr", "show"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        let links: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap_or_default();
+        for link in links {
+            let mine = link["addr_info"].as_array().into_iter().flatten().any(|a| {
+                a["local"].as_str().is_some_and(|ip| {
+                    ip.strip_prefix(&prefix)
+                        .and_then(|rest| rest.split('.').next()?.parse::<usize>().ok())
+                        .is_some_and(|third| (first..first + 16).contains(&third))
+                })
+            });
+            if let (true, Some(name)) = (mine, link["ifname"].as_str()) {
+                let _ = Command::new("ip").args(["link", "del", name]).output();
+            }
+        }
+        let _ = Command::new("nft")
+            .args(["delete", "table", "ip", &format!("silo_{}", self.bridge())])
+            .stderr(Stdio::null())
+            .output();
+    }
 }
 
 impl TestDaemon {
@@ -106,12 +178,17 @@ impl TestDaemon {
             args.push("--config-file".to_string());
             args.push(config.display().to_string());
         }
+        let net = NetSlot::claim()?;
+        // A previous holder killed mid-test may have left its bridges and table behind.
+        net.clean();
+        args.extend(net.args(&p.join("run")));
         args.extend(extra.iter().map(|s| s.to_string()));
         let mut d = TestDaemon {
             child: None,
             args,
             silod,
             silo: bins.join("silo"),
+            net,
             dir,
         };
         d.spawn()?;
@@ -184,6 +261,36 @@ impl TestDaemon {
     }
 
     /// `--data-root`.
+    /// A /24 of this daemon's own address space for `--subnet` in tests: `10.a.b.0/24`
+    /// (`index` 1 to 15; 0 is the default network). Networks created without `--subnet`
+    /// take the lowest free ones, so tests should count down from 15.
+    pub fn subnet(&self, index: usize) -> String {
+        assert!(
+            (1..16).contains(&index),
+            "subnet index {index} outside 1..16"
+        );
+        format!("{}.0/24", self.net.prefix(index))
+    }
+
+    /// The first three octets of [`Self::subnet`] (`10.a.b`), for addresses inside it.
+    pub fn subnet_prefix(&self, index: usize) -> String {
+        assert!(
+            (1..16).contains(&index),
+            "subnet index {index} outside 1..16"
+        );
+        self.net.prefix(index)
+    }
+
+    /// The default network's bridge.
+    pub fn bridge(&self) -> String {
+        self.net.bridge()
+    }
+
+    /// This daemon's nftables table.
+    pub fn nft_table(&self) -> String {
+        format!("silo_{}", self.net.bridge())
+    }
+
     pub fn data_root(&self) -> PathBuf {
         self.dir.path().join("root")
     }
@@ -270,6 +377,7 @@ impl Drop for TestDaemon {
     fn drop(&mut self) {
         self.stop();
         unmount_under(self.dir.path());
+        self.net.clean();
     }
 }
 

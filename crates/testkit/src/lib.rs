@@ -9,6 +9,7 @@ pub mod daemon;
 pub mod fixtures;
 pub mod http;
 pub mod registry;
+pub mod slots;
 pub mod world;
 
 pub use cmd::{run_fail, run_ok};
