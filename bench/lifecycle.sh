@@ -39,24 +39,11 @@ done
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
-say() { echo "lifecycle.sh: $*" >&2; }
+# shellcheck source=bench/lib.sh
+source "$repo/bench/lib.sh"
 
-bin() { # bin NAME [optional]
-    local name=$1 dir
-    for dir in "${SILO_BIN_DIR:-}" "$repo/target/release"; do
-        if [[ -n $dir && -x $dir/$name ]]; then
-            echo "$dir/$name"
-            return
-        fi
-    done
-    command -v "$name" && return
-    [[ ${2:-} == optional ]] && return 0
-    say "$name not found (cargo build --release)"
-    exit 1
-}
 silod=$(bin silod)
 silo=$(bin silo)
-fixtures=$(bin silo-fixtures)
 # silod starts the silo-shim that sits next to it.
 [[ -x $(dirname "$silod")/silo-shim ]] || { say "no silo-shim next to $silod"; exit 1; }
 
@@ -73,9 +60,6 @@ fi
 for tool in docker-registry skopeo hyperfine curl jq; do
     command -v "$tool" >/dev/null || { say "$tool missing (scripts/setup.sh)"; exit 1; }
 done
-# The stock docker CLI drives silod and dockerd alike, so both see the same client.
-docker_cli=/usr/local/bin/docker
-[[ -x $docker_cli ]] || docker_cli=$(command -v docker) || { say "no docker CLI"; exit 1; }
 have_crun=0
 if command -v crun >/dev/null; then
     have_crun=1
@@ -87,79 +71,19 @@ command -v runc >/dev/null && have_runc=1
 
 work=$(mktemp -d /tmp/silo-lc.XXXXXX)
 chmod 755 "$work"
-export DOCKER_CONFIG=$work/docker-config # keep ~/.docker (contexts, auths) out of it
-mkdir -p "$DOCKER_CONFIG"
-echo "{}" >"$DOCKER_CONFIG/config.json" # podman reads it too
-ssock=$work/silod.sock
-dsock=$work/dockerd.sock
-pflags="--root $work/podman-root --runroot $work/podman-run --tmpdir $work/podman-tmp --cgroup-manager cgroupfs --events-backend none"
-# podman as root asks for RLIMIT_NOFILE/NPROC far above the current limits, which fails without
-# CAP_SYS_RESOURCE (this VM): give it containerd's NOFILE default (what docker containers get)
-# and an NPROC the runtime can set here (at most kernel.pid_max; more fails with EPERM).
-nproc=$(ulimit -Hu)
-[[ $nproc == unlimited || $nproc -gt $(cat /proc/sys/kernel/pid_max) ]] && nproc=$(cat /proc/sys/kernel/pid_max)
-export CONTAINERS_CONF=$work/containers.conf
-cat >"$CONTAINERS_CONF" <<TOML
-[containers]
-default_ulimits = ["nofile=1024:1024", "nproc=$nproc:$nproc"]
-TOML
-crun_root=$work/crun-state
-runc_root=$work/runc-state
-# crun (1.8) refuses a hybrid cgroup layout whose cgroup2 has controllers ("cgroups in hybrid mode
-# not supported, drop all controllers from cgroupv2"). Such a host gets a mount namespace of the
-# script's own (slave: it never propagates back to the host) without /sys/fs/cgroup/unified,
-# where crun sees plain cgroup v1; it goes away when the script exits. Every benchmarked command runs through the same shell, so hyperfine's
-# shell calibration subtracts the nsenter hop from all of them alike.
+engine_env
 ns=
 in_ns=()
-if [[ $(stat -f -c %T /sys/fs/cgroup) == tmpfs && $(stat -f -c %T /sys/fs/cgroup/unified 2>/dev/null) == cgroup2fs &&
-    -n $(cat /sys/fs/cgroup/unified/cgroup.controllers 2>/dev/null) ]]; then
-    ns=$work/ns/mnt
-fi
+crun_root=$work/crun-state
+runc_root=$work/runc-state
 have_docker=0
 have_podman=0
 pids=()
 
-# Our own supervisor processes: name (comm) and a command line that mentions $work, so that
-# other engineers' containers on this machine are never counted nor killed.
-our_procs() { # our_procs COMM
-    local d pid
-    for d in /proc/[0-9]*; do
-        pid=${d#/proc/}
-        [[ $(cat "$d/comm" 2>/dev/null) == "$1" ]] || continue
-        tr '\0' ' ' <"$d/cmdline" 2>/dev/null | grep -qF "$work/" || continue
-        echo "$pid"
-    done
-}
-descendants() { # descendants PID...: all processes below them
-    ps -eo pid=,ppid= | awk -v roots="$*" '
-        { parent[$1] = $2 }
-        END {
-            n = split(roots, r, " ")
-            for (i = 1; i <= n; i++) mark[r[i]] = 1
-            do {
-                changed = 0
-                for (p in parent) if (!(p in mark) && (parent[p] in mark)) { mark[p] = 2; changed = 1 }
-            } while (changed)
-            for (p in mark) if (mark[p] == 2) print p
-        }'
-}
-stop_pid() { # stop_pid PID: TERM, wait up to 5 s, KILL
-    local pid=$1 i
-    kill "$pid" 2>/dev/null || return 0
-    for i in $(seq 1 50); do
-        kill -0 "$pid" 2>/dev/null || return 0
-        sleep 0.1
-    done
-    kill -9 "$pid" 2>/dev/null || true
-}
-
 cleanup() {
     set +e
     say "cleaning up $work"
-    [[ -S $ssock ]] && timeout 60 "$work/engine.sh" silo clean
-    ((have_docker)) && timeout 60 "$work/engine.sh" docker clean
-    ((have_podman)) && timeout 60 "${in_ns[@]}" "$work/engine.sh" podman clean
+    clean_engines
     if ((have_crun)) && [[ -d $crun_root ]]; then
         for id in $("${in_ns[@]}" crun --root "$crun_root" list -q 2>/dev/null); do
             "${in_ns[@]}" crun --root "$crun_root" delete -f "$id" >/dev/null 2>&1
@@ -170,153 +94,37 @@ cleanup() {
             runc --root "$runc_root" delete -f "$id" >/dev/null 2>&1
         done
     fi
-    local pid f
-    for f in silod.pid dockerd.pid; do
-        [[ -f $work/$f ]] && stop_pid "$(cat "$work/$f")"
-    done
-    for pid in "${pids[@]}"; do
-        stop_pid "$pid"
-    done
-    # Whatever supervisors are left (a daemon that did not clean up): their containers first.
-    local sup
-    sup=$(for c in silo-shim containerd-shim conmon; do our_procs "$c"; done)
-    if [[ -n $sup ]]; then
-        # shellcheck disable=SC2086,SC2046
-        kill -9 $(descendants $sup) $sup 2>/dev/null
-        sleep 0.5
-    fi
-    grep -o " ${work}[^ ]*" /proc/self/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null
-    # Keep the logs of the last run for diagnosis.
-    rm -rf "$out/lifecycle-logs"
-    mkdir -p "$out/lifecycle-logs"
-    cp "$work"/*.log "$out/lifecycle-logs/" 2>/dev/null
-    cp "$work/registry/log" "$out/lifecycle-logs/registry.log" 2>/dev/null
-    rm -rf "$work"
+    stop_engines
+    remove_work
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# shellcheck source=bench/lib.sh
-source "$repo/bench/lib.sh"
-
-if [[ -n $ns ]]; then
-    mkdir -p "$work/ns"
-    mount --bind "$work/ns" "$work/ns"
-    mount --make-private "$work/ns"
-    touch "$ns"
-    unshare --mount="$ns" --propagation slave umount -l /sys/fs/cgroup/unified
-    in_ns=(nsenter --mount="$ns")
-    say "hybrid cgroups with cgroup2 controllers: crun and podman run in mount namespace $ns"
-fi
-# run_sh CMD: a command line, through the shell every benchmarked command uses.
-run_sh() { "${in_ns[@]}" sh -c "$1"; }
+cgroup_ns
 
 # --- registry with the busybox fixture ------------------------------------------------------
 start_registry
 
-"$fixtures" build busybox --out "$work/busybox" >/dev/null
-"$fixtures" push --layout "$work/busybox" --registry "$addr" --ref busybox:latest >/dev/null
-image=$addr/busybox:latest
-say "image $image"
+push_busybox
 
 # --- engines ---------------------------------------------------------------------------------
-# engine.sh ENGINE VERB: the untimed set-up and clean-up steps, and the bulk phases, in one place.
-cat >"$work/engine.sh" <<SH
-#!/usr/bin/env bash
-# engine.sh silo|docker|podman clean|run50|rm50
-set -uo pipefail
-case \$1 in
-    silo) cli=(env DOCKER_HOST=unix://$ssock $docker_cli) ;;
-    docker) cli=(env DOCKER_HOST=unix://$dsock $docker_cli) ;;
-    podman) cli=(podman $pflags) ;; # run it with run_sh (in the mount namespace, if any)
-esac
-ids=$work/bulk-ids.\$1
-# podman's rm -f first stops with the 10 s timeout (sleep as PID 1 ignores SIGTERM); docker's
-# kills at once. -t 0 makes podman remove the way docker does.
-rmt=
-[[ \$1 != podman ]] || rmt="-t 0"
-case \$2 in
-    clean) # remove every container (not timed)
-        mapfile -t all < <("\${cli[@]}" ps -aq 2>/dev/null)
-        ((\${#all[@]} == 0)) || "\${cli[@]}" rm -f \${rmt:-} "\${all[@]}" >/dev/null 2>&1
-        rm -f "\$ids"
-        exit 0 ;;
-    run50) # 50 x run -d, sequentially, as a user's loop would
-        : >"\$ids"
-        for i in \$(seq 1 50); do
-            "\${cli[@]}" run -d --network none $image sleep 1000 >>"\$ids" || exit 1
-        done ;;
-    rm50) # rm -f of the 50, in one command
-        [[ \$(wc -l <"\$ids") -eq 50 ]] || { echo "expected 50 ids in \$ids" >&2; exit 1; }
-        xargs "\${cli[@]}" rm -f \${rmt:-} <"\$ids" >/dev/null ;;
-esac
-SH
-chmod +x "$work/engine.sh"
+write_engine_sh
 
-# silod's init: passed when this silod has --init-path and a silo-init binary exists.
-echo "{}" >"$work/daemon.json" # not /etc/silo/daemon.json: this silod is the script's alone
-# A short data root: every container's shim sockets (<root>/c/<64-hex id>/attach.sock) must fit
-# in sun_path's 108 bytes.
-silod_args=(--config-file "$work/daemon.json" --data-root "$work/s" -H "unix://$ssock"
-    --pidfile "$work/silod.pid" --insecure-registry "$addr")
-silo_init_note="silod default (no --init-path)"
-if "$silod" --help 2>/dev/null | grep -q -- --init-path; then
-    init_bin=$(bin silo-init optional)
-    for f in "$(dirname "$silod")/silo-init" "$repo/target/init/release/silo-init"; do
-        [[ -n $init_bin || ! -x $f ]] || init_bin=$f
-    done
-    if [[ -n $init_bin ]]; then
-        silod_args+=(--init-path "$init_bin")
-        silo_init_note="--init-path $init_bin"
-    else
-        say "silod has --init-path but no silo-init binary was found (scripts/build-init.sh)"
-        silo_init_note="silod has --init-path but no silo-init was found"
-    fi
-fi
-"$silod" "${silod_args[@]}" >"$work/silod.log" 2>&1 </dev/null &
-pids+=($!)
-wait_for silod curl -fsS --unix-socket "$ssock" http://localhost/_ping
-SILO_HOST=unix://$ssock "$silo" pull "$image" >/dev/null
+# shellcheck disable=SC2119 # no extra silod flags here
+start_silod
 
 if ((with_peers)); then
     if command -v dockerd >/dev/null && command -v containerd >/dev/null; then
         # containerd with its own root, state and sockets, so the figures and the clean-up
         # concern only this instance; dockerd without bridge or iptables.
-        mkdir -p "$work/containerd"
-        cat >"$work/containerd/config.toml" <<TOML
-version = 2
-root = "$work/containerd/root"
-state = "$work/containerd/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
-[grpc]
-  address = "$work/containerd/containerd.sock"
-[ttrpc]
-  address = "$work/containerd/containerd.sock.ttrpc"
-[debug]
-  address = "$work/containerd/debug.sock"
-[plugins."io.containerd.internal.v1.opt"]
-  path = "$work/containerd/opt"
-TOML
-        containerd --config "$work/containerd/config.toml" --log-level warn \
-            >"$work/containerd.log" 2>&1 </dev/null &
-        containerd_pid=$!
-        pids+=("$containerd_pid")
-        wait_for containerd test -S "$work/containerd/containerd.sock"
-        dockerd --data-root "$work/docker-root" --exec-root "$work/docker-exec" \
-            --pidfile "$work/dockerd.pid" -H "unix://$dsock" \
-            --containerd "$work/containerd/containerd.sock" --bridge=none --iptables=false \
-            --ip6tables=false --ip-masq=false --insecure-registry "$addr" --log-level warn \
-            >"$work/dockerd.log" 2>&1 </dev/null &
-        dockerd_pid=$!
-        pids+=("$dockerd_pid")
-        wait_for dockerd curl -fsS --unix-socket "$dsock" http://localhost/_ping
-        DOCKER_HOST=unix://$dsock $docker_cli pull -q "$image" >/dev/null
+        start_containerd
+        start_dockerd --bridge=none --iptables=false --ip6tables=false --ip-masq=false
         have_docker=1
     else
         say "dockerd/containerd not installed; skipping docker (use --install-peers)"
     fi
     if command -v podman >/dev/null; then
-        run_sh "podman $pflags pull -q --tls-verify=false $image" >/dev/null
+        pull_podman
         have_podman=1
     else
         say "podman not installed; skipping podman (use --install-peers)"
@@ -366,57 +174,6 @@ crun_id=silo-lc-$$
 # "k/N runs failed"). Medians are from hyperfine; a command that fails its probe is not timed.
 results=$work/results.tsv
 : >"$results"
-names=() labels=() prepares=() commands=()
-add() { # add KEY LABEL PREPARE COMMAND
-    names+=("$1")
-    labels+=("$2")
-    prepares+=("$3")
-    commands+=("$4")
-}
-reason() { # last meaningful line of a log, safe in a markdown cell
-    local line
-    line=$(grep -i 'error' "$1" | tail -n1) || true
-    [[ -n $line ]] || line=$(grep -v '^\s*$' "$1" | tail -n1) || true
-    printf '%s' "$line" | tr '\t' ' ' | cut -c1-160 | sed 's/|/\\|/g'
-}
-bench() { # bench SECTION WARMUP RUNS: time what add() collected, in one hyperfine run
-    local section=$1 warmup=$2 nruns=$3 i
-    local keys=() args=() log
-    args=(--runs "$nruns" --warmup "$warmup" --ignore-failure --export-json "$out/lifecycle-$section.json"
-        --shell "${in_ns[*]:+${in_ns[*]} }sh")
-    for i in "${!names[@]}"; do
-        # Probe: prepare and run once, untimed; a command that fails here is reported, not timed.
-        log=$work/probe-$section-${names[$i]}.log
-        if ! timeout 120 "${in_ns[@]}" sh -c "${prepares[$i]}" >"$log" 2>&1; then
-            say "$section/${names[$i]}: prepare failed: $(reason "$log")"
-            printf '%s\t%s\t%s\t-\t-\t-\tfailed (prepare): %s\n' "$section" "${names[$i]}" "${labels[$i]}" "$(reason "$log")" >>"$results"
-        elif ! timeout 120 "${in_ns[@]}" sh -c "${commands[$i]}" >"$log" 2>&1; then
-            say "$section/${names[$i]}: failed: $(reason "$log")"
-            printf '%s\t%s\t%s\t-\t-\t-\tfailed: %s\n' "$section" "${names[$i]}" "${labels[$i]}" "$(reason "$log")" >>"$results"
-        else
-            keys+=("$i")
-        fi
-    done
-    if ((${#keys[@]})); then
-        for i in "${keys[@]}"; do args+=(--prepare "${prepares[$i]}"); done
-        for i in "${keys[@]}"; do args+=(-n "${names[$i]}" "${commands[$i]}"); done
-        if hyperfine "${args[@]}"; then
-            for i in "${keys[@]}"; do
-                jq -r --arg n "${names[$i]}" --arg l "${labels[$i]}" --arg s "$section" '
-                    .results[] | select(.command == $n)
-                    | ([.exit_codes[] | select(. != 0)] | length) as $bad
-                    | [$s, $n, $l, .median, .mean, (.stddev // 0),
-                       (if $bad == 0 then "ok" else "\($bad)/\(.exit_codes | length) runs failed" end)]
-                    | @tsv' "$out/lifecycle-$section.json" >>"$results"
-            done
-        else
-            for i in "${keys[@]}"; do
-                printf '%s\t%s\t%s\t-\t-\t-\tfailed: hyperfine aborted (a prepare step failed)\n' "$section" "${names[$i]}" "${labels[$i]}" >>"$results"
-            done
-        fi
-    fi
-    names=() labels=() prepares=() commands=()
-}
 engines=(silo)
 ((have_docker)) && engines+=(docker)
 ((have_podman)) && engines+=(podman)
@@ -523,12 +280,14 @@ sum_field() { # sum_field FIELD FILE-SUFFIX PID...: sum of a /proc/PID/... kB fi
     echo "$total"
 }
 sleep 3 # let the daemons settle after the runs
-echo -e "daemon\tsilo\t$(rss "$(cat "$work/silod.pid")")" >>"$mem"
-if ((have_docker)); then
-    echo -e "daemon\tdocker\t$(($(rss "$dockerd_pid") + $(rss "$containerd_pid")))" >>"$mem"
-    echo -e "daemon-dockerd\tdocker\t$(rss "$dockerd_pid")" >>"$mem"
-    echo -e "daemon-containerd\tdocker\t$(rss "$containerd_pid")" >>"$mem"
-fi
+{
+    echo -e "daemon\tsilo\t$(rss "$(cat "$work/silod.pid")")"
+    if ((have_docker)); then
+        echo -e "daemon\tdocker\t$(($(rss "$dockerd_pid") + $(rss "$containerd_pid")))"
+        echo -e "daemon-dockerd\tdocker\t$(rss "$dockerd_pid")"
+        echo -e "daemon-containerd\tdocker\t$(rss "$containerd_pid")"
+    fi
+} >>"$mem"
 shim_of() {
     case $1 in
         silo) echo silo-shim ;;
@@ -573,12 +332,7 @@ clean_all
 
 # --- report ---------------------------------------------------------------------------------------
 md=$out/lifecycle.md
-fmt_time() { awk -v t="$1" 'BEGIN { if (t == "") print ""; else if (t < 1) printf "%.1f ms", t * 1000; else printf "%.2f s", t }'; }
 median_of() { awk -F'\t' -v s="$1" -v k="$2" '$1 == s && $2 == k && $7 == "ok" { print $4 }' "$results"; }
-ratio() { # ratio A B
-    [[ -n $1 && -n $2 ]] || { echo ""; return; }
-    awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf (a / b < 0.1 ? "%.4f" : "%.2f"), a / b }'
-}
 verdict() { # verdict VALUE LIMIT
     [[ -n $1 ]] || { echo "not measured"; return; }
     awk -v v="$1" -v l="$2" 'BEGIN { print (v <= l ? "**met**" : "**missed**") }'

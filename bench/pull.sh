@@ -30,16 +30,9 @@ done
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
-bin() {
-    local name=$1 dir
-    for dir in "${SILO_BIN_DIR:-}" "$repo/target/release"; do
-        if [[ -n $dir && -x $dir/$name ]]; then
-            echo "$dir/$name"
-            return
-        fi
-    done
-    command -v "$name" || { echo "pull.sh: $name not found (cargo build --release)" >&2; exit 1; }
-}
+# shellcheck source=bench/lib.sh
+source "$repo/bench/lib.sh"
+
 silod=$(bin silod)
 silo=$(bin silo)
 fixtures=$(bin silo-fixtures)
@@ -63,9 +56,6 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
-
-# shellcheck source=bench/lib.sh
-source "$repo/bench/lib.sh"
 
 # --- registry with the debian fixture -------------------------------------------------------
 start_registry

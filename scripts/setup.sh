@@ -24,6 +24,9 @@ packages=(
     build-essential pkg-config ca-certificates curl
     busybox-static docker-registry skopeo apache2-utils hyperfine debootstrap
     libseccomp-dev # silo-shim: libcontainer's seccomp feature links libseccomp
+    # the network service: CNI plugins (bridge, macvlan, ipvlan, static), nftables, iproute2;
+    # util-linux's nsenter for the network tests
+    containernetworking-plugins nftables iproute2 util-linux
 )
 
 installed() {

@@ -72,7 +72,9 @@ impl NetworkConfig {
             default_bridge: "silo0".to_string(),
             default_subnet: None,
             default_gateway: None,
-            address_pool: "10.88.0.0/14".parse().expect("valid pool"),
+            // Clear of Docker's 172.17.0.0/16+ and podman's 10.88.0.0/16 and 10.89.0.0/16, so
+            // the peers can share the host.
+            address_pool: "10.210.0.0/15".parse().expect("valid pool"),
             pool_size: 24,
             bridge_prefix: "sl-".to_string(),
             resolv_conf: PathBuf::from("/etc/resolv.conf"),
@@ -503,11 +505,20 @@ impl NetworkService {
         Ok(path)
     }
 
-    /// Detaches every endpoint of the container and removes its namespace.
+    /// Removes the container's namespace and releases its endpoints. The container is gone,
+    /// so nothing else holds the namespace: unmounting it destroys it with its interfaces (a
+    /// veth's host end goes with its peer), and no CNI DEL is needed, which keeps `run --rm`
+    /// short.
     pub async fn remove_namespace(&self, container_id: &str) -> Result<()> {
-        self.detach_all(container_id).await?;
+        let _ops = self.inner.ops.lock().await;
         netns::remove(&self.namespace_path(container_id))?;
-        Ok(())
+        for endpoint in self.endpoints_of_container(container_id)? {
+            let network = self.network(&endpoint.network_id)?;
+            self.remove_records(&network, &endpoint);
+            self.live().reservations.remove(&endpoint.id);
+            self.store().delete_endpoint(&endpoint.id)?;
+        }
+        self.apply_rules().await
     }
 
     /// Namespace files in the netns directory that no known container owns (the engine passes
@@ -879,7 +890,15 @@ impl NetworkService {
             };
             self.create_network_locked(req, true).await?;
         }
+        // Bridges that vanished (a reboot, `ip link del`) come back empty: the endpoints on
+        // them are plumbed again below, since their veths hang on no bridge now.
+        let mut recreated = HashSet::new();
         for network in self.networks()? {
+            let owned = network.driver.uses_bridge();
+            if owned && !link::link_exists(&network.interface) {
+                tracing::info!(network = %network.name, "bridge {} gone: re-created", network.interface);
+                recreated.insert(network.id.clone());
+            }
             if let Err(e) = self.ensure_host_objects(&network).await {
                 tracing::warn!(network = %network.name, "re-create host objects: {e}");
             }
@@ -906,9 +925,12 @@ impl NetworkService {
                 }
             }
             self.live().reservations.insert(endpoint.id.clone(), held);
-            if !present {
-                tracing::info!(container = %endpoint.container_id, network = %network.name, "interface gone: attached again");
+            if !present || recreated.contains(&network.id) {
+                tracing::info!(container = %endpoint.container_id, network = %network.name, "interface or bridge gone: attached again");
                 let attachment = self.attachment(&network, &endpoint);
+                if let Err(e) = self.inner.cni.del(&attachment).await {
+                    tracing::warn!(container = %endpoint.container_id, "re-attach: {e}");
+                }
                 if let Err(e) = self.inner.cni.add(&attachment).await {
                     tracing::warn!(container = %endpoint.container_id, "re-attach: {e}");
                 }

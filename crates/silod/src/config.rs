@@ -84,14 +84,14 @@ pub struct Flags {
     #[arg(short = 'b', long)]
     pub bridge: Option<String>,
     /// The default network's gateway and prefix, e.g. 10.200.0.1/24 (default: a free /20 of
-    /// 10.88.0.0/14).
+    /// 10.210.0.0/15).
     #[arg(long)]
     pub bip: Option<String>,
     /// Root of the daemon's runtime state (network namespaces); default /run/silo.
     #[arg(long)]
     pub exec_root: Option<PathBuf>,
     /// Where subnets of networks created without --subnet come from, Docker's form:
-    /// base=10.88.0.0/14,size=24.
+    /// base=10.210.0.0/15,size=24.
     #[arg(long)]
     pub default_address_pool: Option<String>,
 }
@@ -384,7 +384,7 @@ pub fn merge(flags: Flags, file: FileConfig) -> Result<DaemonConfig> {
     })
 }
 
-/// Docker's `base=10.88.0.0/14,size=24`.
+/// Docker's `base=10.210.0.0/15,size=24`.
 fn parse_address_pool(raw: &str) -> Result<(ipnet::Ipv4Net, u8)> {
     let mut base = None;
     let mut size = None;
@@ -529,6 +529,43 @@ mod tests {
         ] {
             let file: FileConfig = serde_json::from_str(bad).unwrap();
             assert!(merge(flags(&[]), file).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn network_settings_come_from_flags_or_the_file() {
+        let c = merge(flags(&[]), FileConfig::default()).unwrap();
+        assert_eq!(c.bridge, DEFAULT_BRIDGE);
+        assert_eq!((c.bip, c.address_pool), (None, None));
+        assert_eq!(c.exec_root, PathBuf::from(DEFAULT_EXEC_ROOT));
+        let c = merge(
+            flags(&[
+                "--bridge",
+                "br1",
+                "--bip",
+                "10.200.0.1/24",
+                "--default-address-pool",
+                "base=10.201.0.0/16,size=26",
+            ]),
+            FileConfig::default(),
+        )
+        .unwrap();
+        assert_eq!(c.bridge, "br1");
+        assert_eq!(c.bip, Some("10.200.0.1/24".parse().unwrap()));
+        assert_eq!(c.address_pool, Some(("10.201.0.0/16".parse().unwrap(), 26)));
+        let file: FileConfig = serde_json::from_str(
+            r#"{"default-address-pools": [{"base": "10.202.0.0/16", "size": 24}]}"#,
+        )
+        .unwrap();
+        let c = merge(flags(&[]), file).unwrap();
+        assert_eq!(c.address_pool, Some(("10.202.0.0/16".parse().unwrap(), 24)));
+        for bad in [
+            &["--bip", "10.200.0.1"][..],
+            &["--bridge", "a-name-longer-than-15"],
+            &["--default-address-pool", "base=10.0.0.0/16,size=8"],
+            &["--default-address-pool", "10.0.0.0/16"],
+        ] {
+            assert!(merge(flags(bad), FileConfig::default()).is_err(), "{bad:?}");
         }
     }
 

@@ -257,9 +257,8 @@ fn create_options_are_enforced_inside_the_container() {
     // What silo cannot honour is refused with a clear message, never ignored.
     for (args, expect) in [
         (vec!["-v", "/tmp:/data"], "volumes"),
-        (vec!["-p", "8080:80"], "published ports"),
+        (vec!["--link", "db:db"], "--link"),
         (vec!["--device", "/dev/null:/dev/xnull"], "--device"),
-        (vec!["--dns", "1.1.1.1"], "--dns"),
         (vec!["--security-opt", "apparmor=foo"], "AppArmor"),
         (
             vec!["--isolation", "hyperv"],

@@ -352,9 +352,18 @@ fn a_killed_daemon_comes_back_with_networks_ports_and_host_objects_in_agreement(
         assert!(fetch("127.0.0.1", port).contains(text));
     }
 
+    let netx_bridge = format!(
+        "sl-{}",
+        &w.docker(&["network", "inspect", "-f", "{{.Id}}", "netx"])
+            .trim()[..10]
+    );
     w.daemon.kill9();
     // Published ports are kernel rules: they keep answering while the daemon is down.
     assert!(fetch("127.0.0.1", px).contains("on-x"));
+    // What a reboot or a careless admin does while the daemon is down: the table and a
+    // network's bridge vanish. The restart must bring both back, endpoints included.
+    assert!(sh(&format!("nft delete table ip {}", w.daemon.nft_table())).0);
+    assert!(sh(&format!("ip link del {netx_bridge}")).0);
     w.daemon.restart();
     for (port, text) in [(px, "on-x"), (py, "on-y"), (pd, "on-default")] {
         assert!(
@@ -383,7 +392,8 @@ fn a_killed_daemon_comes_back_with_networks_ports_and_host_objects_in_agreement(
         let rows: Vec<&str> = table.filter(|l| !l.trim().is_empty()).collect();
         assert!(!rows.is_empty(), "no host objects: {}", view.1);
         assert!(
-            rows.iter().all(|l| l.get(column..).is_some_and(|c| c.starts_with("yes"))),
+            rows.iter()
+                .all(|l| l.get(column..).is_some_and(|c| c.starts_with("yes"))),
             "a host object is missing: {}",
             view.1
         );
@@ -415,7 +425,10 @@ fn a_killed_daemon_comes_back_with_networks_ports_and_host_objects_in_agreement(
         "veths left on {default_bridge}: {ports}"
     );
     let (_, table) = sh(&format!("nft list table ip {}", w.daemon.nft_table()));
-    assert!(!table.contains("dnat to"), "published-port rules left: {table}");
+    assert!(
+        !table.contains("dnat to"),
+        "published-port rules left: {table}"
+    );
 }
 
 #[test]
@@ -609,7 +622,10 @@ fn a_transparent_container_sits_on_the_uplinks_segment_with_its_address_shown() 
         ip2.starts_with("198.51.100.") && ip2 != "198.51.100.10",
         "{ip2}"
     );
-    let (ok, out) = sh(&format!("ip netns exec {} busybox ping -c1 -W2 {ip2}", seg.ns));
+    let (ok, out) = sh(&format!(
+        "ip netns exec {} busybox ping -c1 -W2 {ip2}",
+        seg.ns
+    ));
     assert!(ok, "{out}");
     w.docker(&["rm", "-f", "onseg", "onseg2"]);
     w.docker(&["network", "rm", "segnet"]);

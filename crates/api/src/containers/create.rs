@@ -234,23 +234,49 @@ mod tests {
     }
 
     #[test]
-    fn endpoint_settings_are_refused_but_the_clis_none_network_passes() {
-        let ok = request(body(serde_json::json!({
+    fn endpoint_settings_and_ports_reach_the_engine_and_links_are_refused() {
+        let req = request(body(serde_json::json!({
             "Image": "busybox",
-            "HostConfig": {"NetworkMode": "none"},
-            "NetworkingConfig": {"EndpointsConfig": {"none": {}}}
-        })));
-        assert!(ok.is_ok());
+            "ExposedPorts": {"80/tcp": {}},
+            "HostConfig": {
+                "NetworkMode": "mynet",
+                "PortBindings": {"8080/tcp": [{"HostIp": "127.0.0.1", "HostPort": "18080"}]},
+                "PublishAllPorts": true,
+                "Dns": ["10.0.0.53"],
+                "ExtraHosts": ["db:10.0.0.5"]
+            },
+            "NetworkingConfig": {"EndpointsConfig": {"mynet": {
+                "IPAMConfig": {"IPv4Address": "10.77.0.10"},
+                "Aliases": ["web"],
+                "DriverOpts": {"silo.outbound-nat": "false"}
+            }}}
+        })))
+        .unwrap();
+        let x = &req.host_config.extra;
+        assert_eq!(x.network_mode, "mynet");
+        assert_eq!(x.port_bindings["8080/tcp"][0].host_port, "18080");
+        assert!(x.publish_all_ports);
+        assert_eq!(x.dns, ["10.0.0.53"]);
+        assert_eq!(x.extra_hosts, ["db:10.0.0.5"]);
+        assert_eq!(req.exposed_ports, ["80/tcp"]);
+        let ep = &req.endpoints["mynet"];
+        assert_eq!(ep.ipv4, Some("10.77.0.10".parse().unwrap()));
+        assert_eq!(ep.aliases, ["web"]);
+        assert_eq!(ep.driver_opts["silo.outbound-nat"], "false");
+
         for networking in [
-            serde_json::json!({"EndpointsConfig": {"none": {"Aliases": ["db"]}}}),
-            serde_json::json!({"EndpointsConfig": {"none": {"IPAMConfig": {"IPv4Address": "10.0.0.2"}}}}),
-            serde_json::json!({"EndpointsConfig": {"mynet": {}}}),
+            serde_json::json!({"EndpointsConfig": {"mynet": {"Links": ["db:db"]}}}),
+            serde_json::json!({"EndpointsConfig": {"mynet": {"IPAMConfig": {"IPv4Address": "fd00::1"}}}}),
+            serde_json::json!({"EndpointsConfig": {"mynet": {"IPAMConfig": {"IPv4Address": "nonsense"}}}}),
         ] {
             let err = request(body(serde_json::json!({
                 "Image": "busybox", "NetworkingConfig": networking
             })))
             .unwrap_err();
-            assert_eq!(err.status(), StatusCode::NOT_IMPLEMENTED, "{networking}");
+            assert!(
+                err.status().is_client_error() || err.status() == StatusCode::NOT_IMPLEMENTED,
+                "{networking}"
+            );
         }
     }
 

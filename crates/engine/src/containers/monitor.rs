@@ -29,13 +29,16 @@ impl Engine {
                     engine.record_lost(&id, &e.to_string());
                 }
             }
-            engine.release_endpoints_if_stopped(&id).await;
             let auto_remove = engine
                 .containers
                 .store()
                 .find(&id)
                 .map(|c| c.host_config.auto_remove)
                 .unwrap_or(false);
+            // An auto-removed container's endpoints go with its namespace in the removal.
+            if !auto_remove {
+                engine.release_endpoints_if_stopped(&id).await;
+            }
             if auto_remove {
                 if let Err(e) = engine.remove_container(&id, true).await {
                     tracing::warn!("auto-remove container {id}: {e}");

@@ -185,6 +185,7 @@ mod tests {
             host_config: HostConfig::default(),
             created: chrono::Utc::now(),
             state: ContainerState::default(),
+            networks: Vec::new(),
         }
     }
 
