@@ -176,6 +176,47 @@ fn class_char(p: &[char], i: &mut usize) -> Option<char> {
     Some(c)
 }
 
+/// The filters every `prune` endpoint takes: `label`, `label!` and `until`, checked once and
+/// then applied to each object's labels and creation time.
+pub struct PruneFilter {
+    filters: Filters,
+    until: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl PruneFilter {
+    pub fn new(filters: &Filters) -> Result<Self, ApiError> {
+        filters.validate(&["label", "label!", "until"])?;
+        let until = match filters.get("until") {
+            [] => None,
+            [one] => Some(crate::containers::parse_time(one, chrono::Utc::now())?),
+            _ => return Err(ApiError::invalid("more than one until filter specified")),
+        };
+        Ok(PruneFilter {
+            filters: filters.clone(),
+            until,
+        })
+    }
+
+    /// Whether an object with these labels, created then, is pruned.
+    pub fn matches<'a>(
+        &self,
+        label: impl Fn(&str) -> Option<&'a str>,
+        created: chrono::DateTime<chrono::Utc>,
+    ) -> bool {
+        let negated = self
+            .filters
+            .get("label!")
+            .iter()
+            .any(|want| match want.split_once('=') {
+                Some((k, v)) => label(k) == Some(v),
+                None => label(want).is_some(),
+            });
+        self.filters.match_labels("label", &label)
+            && !negated
+            && self.until.is_none_or(|t| created < t)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -33,11 +33,10 @@ use bollard_stubs::models::{
     EndpointSettings as DockerEndpointSettings, NetworkConnectRequest, NetworkCreateRequest,
     NetworkDisconnectRequest,
 };
-use chrono::{SecondsFormat, Utc};
+use chrono::SecondsFormat;
 use serde::{Deserialize, Serialize};
 use silo_engine::{Driver, Endpoint, EndpointSettings, Network, NetworkInfo, NetworkRequest};
 
-use crate::containers::parse_time;
 use crate::error::ApiError;
 use crate::filters::Filters;
 use crate::params::{ApiJson, Params};
@@ -403,24 +402,8 @@ async fn remove(
 
 /// `POST /networks/prune` filters: `label`, `label!` and `until`.
 pub fn prune_filter(filters: &Filters) -> Result<impl Fn(&Network) -> bool, ApiError> {
-    filters.validate(&["label", "label!", "until"])?;
-    let until = match filters.get("until") {
-        [] => None,
-        [one] => Some(parse_time(one, Utc::now())?),
-        _ => return Err(ApiError::invalid("more than one until filter specified")),
-    };
-    let filters = filters.clone();
-    Ok(move |n: &Network| {
-        let label = |k: &str| n.labels.get(k).map(String::as_str);
-        let negated = filters
-            .get("label!")
-            .iter()
-            .any(|want| match want.split_once('=') {
-                Some((k, v)) => label(k) == Some(v),
-                None => label(want).is_some(),
-            });
-        filters.match_labels("label", label) && !negated && until.is_none_or(|t| n.created < t)
-    })
+    let filter = crate::filters::PruneFilter::new(filters)?;
+    Ok(move |n: &Network| filter.matches(|k| n.labels.get(k).map(String::as_str), n.created))
 }
 
 async fn prune(State(state): State<AppState>, params: Params) -> Result<Response, ApiError> {

@@ -370,18 +370,22 @@ fn render_ls(mut networks: Vec<Value>, args: &NetworkLsArgs) -> Result<String> {
     ListFormat::parse(args.format.as_deref(), DEFAULT_TABLE)?.render(TITLES, &rows)
 }
 
-fn ls_row(n: &Value, trunc: bool) -> Value {
-    let text = |key: &str| n[key].as_str().unwrap_or_default().to_string();
-    let flag = |key: &str| n[key].as_bool().unwrap_or(false).to_string();
-    let id = text("Id");
-    let mut labels: Vec<String> = n["Labels"]
-        .as_object()
+/// `key=value` for each entry of a JSON object of strings (labels, options).
+fn key_values(v: &Value) -> Vec<String> {
+    v.as_object()
         .map(|m| {
             m.iter()
                 .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
                 .collect()
         })
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+fn ls_row(n: &Value, trunc: bool) -> Value {
+    let text = |key: &str| n[key].as_str().unwrap_or_default().to_string();
+    let flag = |key: &str| n[key].as_bool().unwrap_or(false).to_string();
+    let id = text("Id");
+    let mut labels = key_values(&n["Labels"]);
     labels.sort();
     let created = chrono::DateTime::parse_from_rfc3339(&text("Created"))
         .map(|t| {
@@ -480,14 +484,7 @@ fn host_view_text(view: &Value) -> String {
         ),
     );
     let pairs = |v: &Value| -> String {
-        let joined: Vec<String> = v
-            .as_object()
-            .map(|m| {
-                m.iter()
-                    .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let joined = key_values(v);
         if joined.is_empty() {
             "-".to_string()
         } else {

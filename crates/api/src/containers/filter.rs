@@ -162,24 +162,9 @@ fn name_matches(pattern: &str, name: &str) -> bool {
 
 /// `POST /containers/prune` filters: `label`, `label!` and `until`.
 pub fn prune_filter(filters: &Filters) -> Result<impl Fn(&Container) -> bool, ApiError> {
-    filters.validate(&["label", "label!", "until"])?;
-    let now = Utc::now();
-    let until = match filters.get("until") {
-        [] => None,
-        [one] => Some(parse_time(one, now)?),
-        _ => return Err(ApiError::invalid("more than one until filter specified")),
-    };
-    let filters = filters.clone();
+    let filter = crate::filters::PruneFilter::new(filters)?;
     Ok(move |c: &Container| {
-        let label = |k: &str| c.config.labels.get(k).map(String::as_str);
-        let negated = filters
-            .get("label!")
-            .iter()
-            .any(|want| match want.split_once('=') {
-                Some((k, v)) => label(k) == Some(v),
-                None => label(want).is_some(),
-            });
-        filters.match_labels("label", label) && !negated && until.is_none_or(|t| c.created < t)
+        filter.matches(|k| c.config.labels.get(k).map(String::as_str), c.created)
     })
 }
 

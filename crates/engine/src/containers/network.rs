@@ -112,15 +112,7 @@ impl Engine {
                 made_namespace: false,
             }),
             NetworkMode::Container(key) => {
-                let other = self.containers.store().find(&key)?;
-                if other.state.status != Status::Running {
-                    return Err(ContainerError::State(format!(
-                        "cannot join network namespace of a non running container: container {} is {}",
-                        other.short_name(),
-                        other.state.status.as_str()
-                    ))
-                    .into());
-                }
+                let other = self.running_peer(&key)?;
                 Ok(NetworkPlan {
                     mode: format!("container:{}", other.id),
                     namespace: NetworkNamespace::Path {
@@ -203,21 +195,27 @@ impl Engine {
         Ok(match NetworkMode::parse(mode) {
             NetworkMode::Host => NetworkNamespace::Host,
             NetworkMode::Container(key) => {
-                let other = self.containers.store().find(&key)?;
-                if other.state.status != Status::Running {
-                    return Err(ContainerError::State(format!(
-                        "cannot join network namespace of a non running container: container {} is {}",
-                        other.short_name(),
-                        other.state.status.as_str()
-                    ))
-                    .into());
-                }
+                let other = self.running_peer(&key)?;
                 NetworkNamespace::Path {
                     path: self.namespace_of(&other)?,
                 }
             }
             NetworkMode::None | NetworkMode::Network(_) => NetworkNamespace::New,
         })
+    }
+
+    /// The container whose namespace `--network container:KEY` joins; it must be running.
+    fn running_peer(&self, key: &str) -> Result<Container> {
+        let other = self.containers.store().find(key)?;
+        if other.state.status != Status::Running {
+            return Err(ContainerError::State(format!(
+                "cannot join network namespace of a non running container: container {} is {}",
+                other.short_name(),
+                other.state.status.as_str()
+            ))
+            .into());
+        }
+        Ok(other)
     }
 
     /// The namespace file of a running container, for `--network container:` (its own file
@@ -261,24 +259,12 @@ impl Engine {
             // Published ports go to the first nat network, as Docker's go to the first bridge.
             let gets_ports = !ports_given && network.driver == Driver::Nat && !network.internal;
             ports_given |= gets_ports;
-            let (outbound_nat, acls) = policies(&attachment.settings.driver_opts)?;
-            let req = silo_network::AttachRequest {
-                container_id: c.id.clone(),
-                container_name: c.short_name().to_string(),
-                network: network.id.clone(),
-                netns: service.namespace_path(&c.id),
-                ipv4: attachment.settings.ipv4,
-                ipv6: attachment.settings.ipv6,
-                mac: attachment.settings.mac.clone(),
-                aliases: attachment.settings.aliases.clone(),
-                ports: if gets_ports {
-                    ports.clone()
-                } else {
-                    Vec::new()
-                },
-                outbound_nat,
-                acls,
+            let ports = if gets_ports {
+                ports.clone()
+            } else {
+                Vec::new()
             };
+            let req = attach_request(c, &network.id, &attachment.settings, ports, service)?;
             match service.attach(req).await {
                 Ok(endpoint) => endpoints.push(endpoint),
                 Err(e) => {
@@ -373,23 +359,8 @@ impl Engine {
             .into());
         }
         if c.state.status.is_live() {
-            let (outbound_nat, acls) = policies(&settings.driver_opts)?;
-            service
-                .attach(silo_network::AttachRequest {
-                    container_id: c.id.clone(),
-                    container_name: c.short_name().to_string(),
-                    network: target.id.clone(),
-                    netns: service.namespace_path(&c.id),
-                    ipv4: settings.ipv4,
-                    ipv6: settings.ipv6,
-                    mac: settings.mac.clone(),
-                    aliases: settings.aliases.clone(),
-                    ports: Vec::new(),
-                    outbound_nat,
-                    acls,
-                })
-                .await
-                .map_err(ContainerError::from)?;
+            let req = attach_request(&c, &target.id, &settings, Vec::new(), service)?;
+            service.attach(req).await.map_err(ContainerError::from)?;
         }
         c.networks.push(NetworkAttachment {
             network_id: target.id.clone(),
@@ -611,6 +582,30 @@ fn host_nameservers() -> Vec<IpAddr> {
         .filter_map(|l| l.trim().strip_prefix("nameserver"))
         .filter_map(|ip| ip.trim().parse().ok())
         .collect()
+}
+
+/// What the network service needs to attach `c` to network `network_id`.
+fn attach_request(
+    c: &Container,
+    network_id: &str,
+    settings: &EndpointSettings,
+    ports: Vec<PortMapping>,
+    service: &silo_network::NetworkService,
+) -> std::result::Result<silo_network::AttachRequest, ContainerError> {
+    let (outbound_nat, acls) = policies(&settings.driver_opts)?;
+    Ok(silo_network::AttachRequest {
+        container_id: c.id.clone(),
+        container_name: c.short_name().to_string(),
+        network: network_id.to_string(),
+        netns: service.namespace_path(&c.id),
+        ipv4: settings.ipv4,
+        ipv6: settings.ipv6,
+        mac: settings.mac.clone(),
+        aliases: settings.aliases.clone(),
+        ports,
+        outbound_nat,
+        acls,
+    })
 }
 
 /// `-p` and `-P` as the network service's port mappings, one per port (ranges expanded).
