@@ -191,6 +191,20 @@ start_silod() { # start_silod [SILOD ARGS...]: a silod of this run's own, with t
     SILO_HOST=unix://$ssock "$silo" pull "$image" >/dev/null
 }
 
+# silod creates its default network's bridge and nftables table (`silo_<bridge>`) when it
+# starts; each bench script gives its silods a bridge of their own and removes it on exit.
+check_silo_net() { # check_silo_net BRIDGE: refuses a bridge or table that exists (another run's)
+    if ip link show "$1" >/dev/null 2>&1 || nft list table ip "silo_$1" >/dev/null 2>&1; then
+        say "bridge $1 or nftables table ip silo_$1 exists: another $bench_name running? (or remove them)"
+        exit 1
+    fi
+}
+remove_silo_net() { # remove_silo_net BRIDGE
+    ip link show "$1" >/dev/null 2>&1 && ip link del "$1"
+    nft list table ip "silo_$1" >/dev/null 2>&1 && nft delete table ip "silo_$1"
+    true
+}
+
 start_containerd() { # containerd with its own root, state and sockets
     mkdir -p "$work/containerd"
     cat >"$work/containerd/config.toml" <<TOML

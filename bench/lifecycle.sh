@@ -78,6 +78,7 @@ crun_root=$work/crun-state
 runc_root=$work/runc-state
 have_docker=0
 have_podman=0
+silo_net=0
 pids=()
 
 cleanup() {
@@ -95,12 +96,15 @@ cleanup() {
         done
     fi
     stop_engines
+    ((silo_net)) && remove_silo_net sblc0
     remove_work
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 cgroup_ns
+check_silo_net sblc0
+silo_net=1
 
 # --- registry with the busybox fixture ------------------------------------------------------
 start_registry
@@ -110,8 +114,8 @@ push_busybox
 # --- engines ---------------------------------------------------------------------------------
 write_engine_sh
 
-# shellcheck disable=SC2119 # no extra silod flags here
-start_silod
+# Its default network on a bridge of its own (the containers here use --network none).
+start_silod --bridge sblc0 --bip 10.250.1.1/24 --exec-root "$work/x"
 
 if ((with_peers)); then
     if command -v dockerd >/dev/null && command -v containerd >/dev/null; then

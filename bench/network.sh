@@ -80,7 +80,6 @@ have_docker=0
 have_podman=0
 pids=()
 silo_nets=()
-host_nc=
 
 # --- the host as found, and back ---------------------------------------------------------------
 ipts=(iptables-nft ip6tables-nft)
@@ -165,17 +164,9 @@ restore_host() {
     done
 }
 
-stop_host_nc() { # the host's receiver loop and its nc
-    local below
-    mapfile -t below < <(descendants "$host_nc")
-    kill "$host_nc" "${below[@]}" 2>/dev/null
-    host_nc=
-    true
-}
 cleanup() {
     set +e
     say "cleaning up $work"
-    [[ -n $host_nc ]] && stop_host_nc
     clean_engines
     if [[ -S $ssock ]]; then # the bridges of silod's networks (sl- and ten hex digits of the id)
         for id in $(DOCKER_HOST=unix://$ssock timeout 10 "$docker_cli" network ls -q --no-trunc 2>/dev/null); do
@@ -189,12 +180,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+check_silo_net "$bridge"
 snapshot before
-if grep -qx "$bridge" "$work/host-before.links" || grep -qx "table ip $table" "$work/host-before.tables"; then
-    say "$bridge or nftables table ip $table exists: another network.sh running? (or remove them)"
-    rm -f "$work/host-before.rules" # not ours to remove
-    exit 1
-fi
 cgroup_ns
 
 # --- registry, image, engines -------------------------------------------------------------------
@@ -305,22 +292,28 @@ for attempt in range(100):
 sys.exit(f"send.py: 100 attempts failed, last: {last}")
 PY
 listen="sh -c 'while :; do nc -l -p 5001 >/dev/null; done'"
+tcp_send() { # tcp_send KEY PORT BYTES: one transfer; prints "MB/s seconds retries"
+    if [[ $1 == host ]]; then
+        # The ceiling: the same busybox nc (Debian's busybox-static, as in the image) on plain
+        # loopback, no container, no NAT; in a network namespace of its own, so that nothing
+        # listens on the host's other addresses.
+        unshare --net sh -c "ip link set lo up && { timeout 120 busybox nc -l -p 5001 >/dev/null & } && exec python3 $work/send.py 5001 $3"
+    else
+        python3 "$work/send.py" "$2" "$3"
+    fi
+}
 tcp=$work/tcp.tsv # key, label, MB/s
 : >"$tcp"
 tcp_keys=() tcp_ports=()
 tcp_target() { # tcp_target KEY LABEL ENGINE|host: a receiver on a free port
     local key=$1 label=$2 e=$3 port log=$work/tcp-target-$1.log
     port=$(free_port)
-    if [[ $e == host ]]; then
-        # The ceiling: the same busybox nc, on the host, no container and no NAT.
-        bash -c "while :; do busybox nc -l -p $port -s 127.0.0.1 >/dev/null; done" </dev/null >"$log" 2>&1 &
-        host_nc=$!
-    elif ! run_sh "$(cli_of "$e") run -d --name snb-tcp -p 127.0.0.1:$port:5001 $image $listen" >"$log" 2>&1; then
+    if [[ $e != host ]] && ! run_sh "$(cli_of "$e") run -d --name snb-tcp -p 127.0.0.1:$port:5001 $image $listen" >"$log" 2>&1; then
         say "$label: the receiver did not start: $(reason "$log")"
         echo -e "$key\t$label\tfailed: $(reason "$log")" >>"$tcp"
         return 0
     fi
-    if ! python3 "$work/send.py" "$port" $((64 * 1024 * 1024)) >>"$log" 2>&1; then # warm-up
+    if ! tcp_send "$key" "$port" $((64 * 1024 * 1024)) >>"$log" 2>&1; then # warm-up
         say "$label: warm-up transfer failed: $(reason "$log")"
         echo -e "$key\t$label\tfailed: $(reason "$log")" >>"$tcp"
         return 0
@@ -336,7 +329,7 @@ tcp_rounds() { # the targets in turn, --runs rounds, so drift hits them alike
         for i in "${!tcp_keys[@]}"; do
             key=${tcp_keys[$i]}
             sleep 0.3 # the listener's loop starts its next nc
-            if line=$(python3 "$work/send.py" "${tcp_ports[$i]}" "$bytes" 2>>"$work/tcp-target-$key.log"); then
+            if line=$(tcp_send "$key" "${tcp_ports[$i]}" "$bytes" 2>>"$work/tcp-target-$key.log"); then
                 echo -e "$key\t${tcp_labels[$key]}\t${line%% *}" >>"$tcp"
                 say "tcp $key round $r: ${line%% *} MB/s"
             else
@@ -351,7 +344,6 @@ tcp_target silo "silo: nftables DNAT, no proxy" silo
 ((have_podman)) && tcp_target podman "podman: netavark DNAT" podman
 tcp_target host "host loopback, no container (busybox nc's ceiling)" host
 tcp_rounds
-stop_host_nc
 clean_all
 if ((have_docker)); then
     say "restarting dockerd with --userland-proxy=false"
@@ -367,6 +359,7 @@ fi
 jq -Rn --argjson bytes "$bytes" '
     [inputs | split("\t") | {key: .[0], label: .[1], value: .[2]}]
     | group_by(.key)
+    | sort_by(.[0].key as $k | ["silo", "docker", "podman", "host", "silo-b", "docker-noproxy"] | index($k) // 99)
     | map({key: .[0].key, label: .[0].label,
            mbps: [.[] | .value | tonumber? // empty],
            failures: [.[] | select(.value | startswith("failed")) | .value]})
@@ -438,14 +431,16 @@ tcp_median() { jq -r --arg k "$1" '.results[] | select(.key == $k) | .median // 
     echo "|---|---|---|---|"
     silo_a=$(tcp_median silo)
     silo_b=$(tcp_median silo-b)
-    jq -r '.results[] | [.key, .label, (.median // ""), (.mbps | length), (.failures | length), (.failures[0] // "")] | @tsv' \
-        "$out/network-tcp.json" | while IFS=$'\t' read -r key label med n nf why; do
+    # \x1f between fields: read would merge the tabs around an empty field.
+    jq -r '.results[] | [.key, .label, (.median // "" | tostring), (.mbps | length | tostring), (.failures | length | tostring), (.failures[0] // "")] | join("\u001f")' \
+        "$out/network-tcp.json" | while IFS=$'\x1f' read -r key label med n nf why; do
         base=$silo_a
         [[ $key == docker-noproxy ]] && base=$silo_b
         r="—"
         [[ $key == silo* || -z $med || -z $base ]] || r="$(ratio "$base" "$med")×"
         note=""
         ((nf == 0)) || note=" ($nf failed: $(printf '%s' "$why" | sed 's/|/\\|/g' | cut -c1-120))"
+        [[ -z $med ]] || med=$(printf "%.0f" "$med")
         echo "| $label | ${med:-—} | $n$note | $r |"
     done
     echo

@@ -42,6 +42,7 @@ done
 
 work=$(mktemp -d /tmp/silo-bench.XXXXXX)
 pids=()
+silo_net=0
 cleanup() {
     local pid
     for pid in "${pids[@]}"; do
@@ -51,11 +52,14 @@ cleanup() {
         kill "$(cat "$work/silod.pid")" 2>/dev/null || true
     fi
     sleep 0.5
+    ((silo_net)) && remove_silo_net sbpull0
     # dockerd/podman may leave overlay mounts under $work.
     grep -o " ${work}[^ ]*" /proc/self/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
     rm -rf "$work"
 }
 trap cleanup EXIT
+check_silo_net sbpull0
+silo_net=1
 
 # --- registry with the debian fixture -------------------------------------------------------
 start_registry
@@ -82,7 +86,8 @@ grep -o " ${work}/s[^ ]*" /proc/self/mounts | sort -r | xargs -r -n1 umount -l 2
 # fit in sun_path's 108 bytes.
 rm -rf $work/s
 "$silod" --data-root $work/s -H unix://$work/silod.sock --pidfile $work/silod.pid \\
-    --insecure-registry $addr >>$work/silod.log 2>&1 </dev/null &
+    --insecure-registry $addr --bridge sbpull0 --bip 10.250.2.1/24 --exec-root $work/x \\
+    >>$work/silod.log 2>&1 </dev/null &
 for _ in \$(seq 1 200); do
     [[ \$(curl -fsS --unix-socket $work/silod.sock http://localhost/_ping 2>/dev/null) == OK ]] && exit 0
     sleep 0.1

@@ -129,7 +129,8 @@ pub struct AttachRequest {
 
 /// A network's resolver and the names it answers.
 struct Resolver {
-    server: DnsServer,
+    /// One per gateway (IPv4, and IPv6 on dual-stack networks), sharing the records.
+    servers: Vec<DnsServer>,
     records: Arc<RwLock<Records>>,
 }
 
@@ -482,7 +483,9 @@ impl NetworkService {
         }
         let resolver = self.live().resolvers.remove(&network.id);
         if let Some(resolver) = resolver {
-            resolver.server.shutdown().await;
+            for server in resolver.servers {
+                server.shutdown().await;
+            }
         }
         self.store().delete_network(&network.id)?;
         self.apply_rules().await?;
@@ -576,9 +579,9 @@ impl NetworkService {
             .map(|n| format!("eth{n}"))
             .find(|name| existing.iter().all(|e| &e.ifname != name))
             .expect("unbounded");
-        let ipv4 = self.address_for(&network, req.ipv4.map(IpAddr::V4))?;
+        let ipv4 = self.address_for(&network, true, req.ipv4.map(IpAddr::V4))?;
         let ipv6 = match network.ipv6() {
-            Some(_) => self.address_for(&network, req.ipv6.map(IpAddr::V6))?,
+            Some(_) => self.address_for(&network, false, req.ipv6.map(IpAddr::V6))?,
             None if req.ipv6.is_some() => {
                 return Err(NetworkError::InvalidConfig(format!(
                     "network {} has no IPv6 subnet for --ip6",
@@ -628,8 +631,12 @@ impl NetworkService {
     }
 
     /// The address an endpoint gets: the one asked for if free and valid, else the next one.
-    fn address_for(&self, network: &Network, asked: Option<IpAddr>) -> Result<Option<IpNet>> {
-        let v4 = asked.is_none_or(|a| a.is_ipv4());
+    fn address_for(
+        &self,
+        network: &Network,
+        v4: bool,
+        asked: Option<IpAddr>,
+    ) -> Result<Option<IpNet>> {
         let pool = if v4 { network.ipv4() } else { network.ipv6() };
         let Some(pool) = pool else {
             return Ok(None);
@@ -812,9 +819,9 @@ impl NetworkService {
         if !network.has_dns() || self.live().resolvers.contains_key(&network.id) {
             return Ok(());
         }
-        let Some(pool) = network.ipv4() else {
+        if network.subnets.is_empty() {
             return Ok(());
-        };
+        }
         let records = Arc::new(RwLock::new(Records::new()));
         {
             let mut r = records.write().unwrap_or_else(|e| e.into_inner());
@@ -822,18 +829,23 @@ impl NetworkService {
                 r.add(&names_of(&e), &addrs_of(&e));
             }
         }
-        let addr = SocketAddr::new(pool.gateway, self.config().dns_port);
         let upstreams = dns::host_upstreams(&self.config().resolv_conf);
-        let server = DnsServer::bind(addr, records.clone(), upstreams, !network.internal)
-            .await
-            .map_err(|source| NetworkError::Io {
-                action: "start the DNS resolver of",
-                path: PathBuf::from(format!("{} ({addr})", network.name)),
-                source,
-            })?;
+        let mut servers = Vec::new();
+        for pool in &network.subnets {
+            let addr = SocketAddr::new(pool.gateway, self.config().dns_port);
+            let server =
+                DnsServer::bind(addr, records.clone(), upstreams.clone(), !network.internal)
+                    .await
+                    .map_err(|source| NetworkError::Io {
+                        action: "start the DNS resolver of",
+                        path: PathBuf::from(format!("{} ({addr})", network.name)),
+                        source,
+                    })?;
+            servers.push(server);
+        }
         self.live()
             .resolvers
-            .insert(network.id.clone(), Resolver { server, records });
+            .insert(network.id.clone(), Resolver { servers, records });
         Ok(())
     }
 
@@ -857,8 +869,9 @@ impl NetworkService {
         let live = self.live();
         for e in endpoints {
             if live.resolvers.contains_key(&e.network_id) {
-                if let Some(gw) = e.gateway {
-                    return vec![gw];
+                let gateways: Vec<IpAddr> = e.gateway.into_iter().chain(e.gateway_v6).collect();
+                if !gateways.is_empty() {
+                    return gateways;
                 }
             }
         }
@@ -989,12 +1002,13 @@ impl NetworkService {
                 });
             }
         }
-        let resolver_addr = self
+        let resolver_addrs: Vec<SocketAddr> = self
             .live()
             .resolvers
             .get(&network.id)
-            .map(|r| r.server.local_addr());
-        if let Some(addr) = resolver_addr {
+            .map(|r| r.servers.iter().map(|s| s.local_addr()).collect())
+            .unwrap_or_default();
+        for addr in resolver_addrs {
             objects.push(HostObject {
                 kind: "dns".to_string(),
                 name: addr.to_string(),

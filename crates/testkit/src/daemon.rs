@@ -281,6 +281,11 @@ impl TestDaemon {
         self.net.prefix(index)
     }
 
+    /// An IPv6 /64 of this daemon's own (`fd5e:<slot>:<index>::/64`), for dual-stack tests.
+    pub fn subnet_v6(&self, index: usize) -> String {
+        format!("fd5e:{:x}:{index:x}::/64", self.net.slot.index)
+    }
+
     /// The default network's bridge.
     pub fn bridge(&self) -> String {
         self.net.bridge()

@@ -432,6 +432,51 @@ fn a_killed_daemon_comes_back_with_networks_ports_and_host_objects_in_agreement(
 }
 
 #[test]
+fn a_dual_stack_network_gives_both_addresses_and_resolves_names_over_both() {
+    if !can_run() {
+        return;
+    }
+    let w = World::new();
+    let (v4, v6) = (w.daemon.subnet(15), w.daemon.subnet_v6(1));
+    w.docker(&[
+        "network", "create", "--ipv6", "--subnet", &v4, "--subnet", &v6, "dual",
+    ]);
+    w.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "both",
+        "--network",
+        "dual",
+        &w.image,
+        "sleep",
+        "600",
+    ]);
+    let addr6 = w.inspect(
+        "both",
+        "{{.NetworkSettings.Networks.dual.GlobalIPv6Address}}",
+    );
+    let gw6 = w.inspect("both", "{{.NetworkSettings.Networks.dual.IPv6Gateway}}");
+    let prefix6 = v6.trim_end_matches("/64");
+    assert!(
+        addr6.starts_with(prefix6) && gw6.starts_with(prefix6),
+        "{addr6} {gw6}"
+    );
+    let (code, out) = w.client(&["--network", "dual"], &format!("ping -6 -c1 -W2 {addr6}"));
+    assert_eq!(code, 0, "{out}");
+    // The container's resolv.conf lists both gateways; the name resolves to both families.
+    let (code, out) = w.client(
+        &["--network", "dual"],
+        &format!("cat /etc/resolv.conf; nslookup -type=aaaa both {gw6}"),
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains(&format!("nameserver {gw6}")), "{out}");
+    assert!(out.contains(&addr6), "AAAA of both: {out}");
+    w.docker(&["rm", "-f", "both"]);
+    w.docker(&["network", "rm", "dual"]);
+}
+
+#[test]
 fn network_modes_none_host_and_container() {
     if !can_run() {
         return;
