@@ -595,7 +595,18 @@ impl NetworkService {
             (None, Some(IpNet::V4(addr))) => ipam::mac_for(addr.addr()),
             (None, _) => String::new(),
         };
-        let mut endpoint = Endpoint {
+        // Ports first: the endpoint is then written once, with the host ports chosen.
+        let mut held = Vec::new();
+        let mut ports = Vec::new();
+        for mapping in &req.ports {
+            let reservation = ports::reserve(mapping.protocol, mapping.host_ip, mapping.host_port)?;
+            ports.push(PortMapping {
+                host_port: reservation.port(),
+                ..mapping.clone()
+            });
+            held.push(reservation);
+        }
+        let endpoint = Endpoint {
             id: new_id()?,
             network_id: network.id.clone(),
             container_id: req.container_id.clone(),
@@ -610,14 +621,15 @@ impl NetworkService {
             gateway_v6: network.ipv6().map(|s| s.gateway),
             static_ip: req.ipv4.is_some() || req.ipv6.is_some(),
             policies: Policies {
-                ports: Vec::new(),
+                ports,
                 outbound_nat: req.outbound_nat.clone(),
                 acls: req.acls.clone(),
             },
             created: Utc::now(),
         };
         self.store().insert_endpoint(&endpoint)?;
-        match self.plumb(&network, &mut endpoint, &req.ports).await {
+        self.live().reservations.insert(endpoint.id.clone(), held);
+        match self.plumb(&network, &endpoint).await {
             Ok(()) => {}
             Err(e) => {
                 self.unplumb(&network, &endpoint).await;
@@ -658,25 +670,9 @@ impl NetworkService {
         ))
     }
 
-    /// The host side of an endpoint: ports reserved, the CNI plugin's interface, the rules, the
-    /// DNS records. Records the resolved ports in the database.
-    async fn plumb(
-        &self,
-        network: &Network,
-        endpoint: &mut Endpoint,
-        ports: &[PortMapping],
-    ) -> Result<()> {
-        let mut held = Vec::new();
-        for mapping in ports {
-            let reservation = ports::reserve(mapping.protocol, mapping.host_ip, mapping.host_port)?;
-            endpoint.policies.ports.push(PortMapping {
-                host_port: reservation.port(),
-                ..mapping.clone()
-            });
-            held.push(reservation);
-        }
-        self.store().update_endpoint(endpoint)?;
-        self.live().reservations.insert(endpoint.id.clone(), held);
+    /// The host side of an endpoint (its ports are reserved already): the CNI plugin's
+    /// interface, the rules, the DNS records.
+    async fn plumb(&self, network: &Network, endpoint: &Endpoint) -> Result<()> {
         let attachment = self.attachment(network, endpoint);
         self.inner.cni.add(&attachment).await?;
         self.apply_rules().await?;

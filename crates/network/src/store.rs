@@ -185,18 +185,6 @@ impl Store {
         tx.commit().map_err(&db)
     }
 
-    /// Replaces an endpoint's record (policies resolved after the host work, e.g. ports).
-    pub fn update_endpoint(&self, ep: &Endpoint) -> Result<(), NetworkError> {
-        let json = serde_json::to_string(ep).expect("endpoints serialize");
-        self.conn
-            .execute(
-                "UPDATE endpoints SET record = ?2 WHERE id = ?1",
-                params![ep.id, json],
-            )
-            .map_err(self.db())?;
-        Ok(())
-    }
-
     /// Removes an endpoint and releases its addresses.
     pub fn delete_endpoint(&self, id: &str) -> Result<(), NetworkError> {
         self.conn

@@ -28,11 +28,6 @@ pub const MIGRATIONS: &[&str] = &[
     );",
 ];
 
-/// Brings the database up to the latest schema.
-pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
-    silo_statedb::migrate(conn, MIGRATIONS)
-}
-
 /// The open database.
 #[derive(Debug)]
 pub struct Store {
@@ -47,10 +42,7 @@ impl Store {
             path: path.to_path_buf(),
             source,
         };
-        let mut conn = Connection::open(path).map_err(db)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(db)?;
-        migrate(&mut conn).map_err(db)?;
+        let conn = silo_statedb::open(path, MIGRATIONS).map_err(db)?;
         Ok(Store {
             path: path.to_path_buf(),
             conn,
@@ -192,8 +184,8 @@ mod tests {
     #[test]
     fn migrations_apply_in_order_and_only_once() {
         let mut conn = Connection::open_in_memory().unwrap();
-        migrate(&mut conn).unwrap();
-        migrate(&mut conn).unwrap();
+        silo_statedb::migrate(&mut conn, MIGRATIONS).unwrap();
+        silo_statedb::migrate(&mut conn, MIGRATIONS).unwrap();
         let version: usize = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();

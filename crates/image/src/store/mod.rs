@@ -70,16 +70,7 @@ impl MetadataStore {
             path: path.to_path_buf(),
             source,
         };
-        let mut conn = Connection::open(path).map_err(db_err)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(db_err)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(db_err)?;
-        conn.pragma_update(None, "foreign_keys", "ON")
-            .map_err(db_err)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(db_err)?;
-        schema::migrate(&mut conn).map_err(db_err)?;
+        let conn = silo_statedb::open(path, schema::MIGRATIONS).map_err(db_err)?;
         Ok(MetadataStore {
             conn: Arc::new(Mutex::new(conn)),
             path: path.to_path_buf(),

@@ -3,8 +3,6 @@
 //! `PRAGMA user_version` records how many migrations ran; each runs in its own transaction,
 //! so an interrupted upgrade resumes where it stopped.
 
-use rusqlite::Connection;
-
 /// Ordered schema changes. Never edit a released entry; append a new one.
 pub const MIGRATIONS: &[&str] = &[
     // 1: images and the references that name them.
@@ -26,8 +24,3 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX refs_by_image ON refs(image_id);",
 ];
-
-/// Brings the database up to the latest schema.
-pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
-    silo_statedb::migrate(conn, MIGRATIONS)
-}
