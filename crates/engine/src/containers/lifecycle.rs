@@ -206,16 +206,31 @@ impl Engine {
                 Err(e) => return Err(e.into()),
             }
         }
-        match runtime.compute.create(doc, Stdio::default()).await {
-            Ok(system) => {
+        // The endpoints are made while the compute system is created (the CNI plugins and
+        // the runtime each take tens of milliseconds; side by side, `run` pays for one).
+        let (created, attached) = tokio::join!(
+            runtime.compute.create(doc, Stdio::default()),
+            self.connect_endpoints(&container)
+        );
+        let failure = match (created, attached) {
+            (Ok(system), Ok(())) => {
                 containers.systems().insert(id.clone(), system);
+                None
             }
-            Err(e) => {
-                if let Err(undo) = containers.store().delete(&id) {
+            (Ok(system), Err(e)) => {
+                if let Err(undo) = system.delete().await {
                     tracing::warn!("undo create of {id}: {undo}");
                 }
-                return Err(ContainerError::from(e).into());
+                Some(e)
             }
+            (Err(e), _) => Some(ContainerError::from(e).into()),
+        };
+        if let Some(e) = failure {
+            // The endpoints go with the namespace, which the caller removes.
+            if let Err(undo) = containers.store().delete(&id) {
+                tracing::warn!("undo create of {id}: {undo}");
+            }
+            return Err(e);
         }
         self.events.container("create", &container, &[]);
         Ok(id)
@@ -265,7 +280,7 @@ impl Engine {
             Some(system) => system,
             None => self.respawn(&c).await?,
         };
-        self.connect_endpoints(&c).await?;
+        self.ensure_endpoints(&c).await?;
         if let Err(e) = system.start().await {
             self.disconnect_endpoints(&c).await;
             return Err(ContainerError::from(e).into());

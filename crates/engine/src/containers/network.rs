@@ -285,6 +285,25 @@ impl Engine {
         self.write_name_files(c, &endpoints)
     }
 
+    /// Before a start: the endpoints made at create are still there for a first start; after
+    /// an exit (which gave them back) they are made again.
+    pub(super) async fn ensure_endpoints(&self, c: &Container) -> Result<()> {
+        if !c.networks.is_empty() {
+            let service = self.containers.network()?;
+            let have = service
+                .endpoints_of_container(&c.id)
+                .map_err(ContainerError::from)?;
+            let complete = c
+                .networks
+                .iter()
+                .all(|a| have.iter().any(|e| e.network_id == a.network_id));
+            if complete {
+                return Ok(());
+            }
+        }
+        self.connect_endpoints(c).await
+    }
+
     /// Gives a container's endpoints back (it stopped). Nothing to do without networks.
     pub(super) async fn disconnect_endpoints(&self, c: &Container) {
         if c.networks.is_empty() {
@@ -420,12 +439,11 @@ impl Engine {
             ))
             .into());
         }
-        if c.state.status.is_live() {
-            match service.detach(&c.id, &target.id).await {
-                Ok(()) => {}
-                Err(e) if silo_errdefs::HasKind::kind(&e) == silo_errdefs::ErrorKind::NotFound => {}
-                Err(e) => return Err(ContainerError::from(e).into()),
-            }
+        // A created container holds its endpoints too, so detach whatever the state.
+        match service.detach(&c.id, &target.id).await {
+            Ok(()) => {}
+            Err(e) if silo_errdefs::HasKind::kind(&e) == silo_errdefs::ErrorKind::NotFound => {}
+            Err(e) => return Err(ContainerError::from(e).into()),
         }
         self.containers.store().update(&c)?;
         self.events
