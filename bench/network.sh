@@ -408,7 +408,14 @@ tcp_median() { jq -r --arg k "$1" '.results[] | select(.key == $k) | .median // 
         done
         if [[ -n $a ]]; then
             r="—"
-            [[ $e == silo || -z $silo_add ]] || r="$(ratio "$(awk -v d="${silo_add%% *}" 'BEGIN { print (d < 0 ? 0 : d) }')" "${a%% *}")×"
+            # A ratio of two differences means something only when both are above zero; a
+            # difference at or below zero is noise around "adds nothing".
+            if [[ $e != silo && -n $silo_add ]] &&
+                awk -v s="${silo_add%% *}" -v p="${a%% *}" 'BEGIN { exit !(s > 0 && p > 0) }'; then
+                r="$(ratio "${silo_add%% *}" "${a%% *}")×"
+            elif [[ $e != silo ]]; then
+                r="— (a difference ≤ 0)"
+            fi
             echo "| $(label_of "$e") $cells| $(ms "${a%% *}") ± $(fmt_time "${a##* }") | $r |"
         else
             echo "| $(label_of "$e") $cells| not measured | |"
