@@ -221,6 +221,63 @@ fn published_ports_answer_on_loopback_localhost_and_from_other_containers() {
 }
 
 #[test]
+fn an_endpoint_acl_blocks_what_it_names_and_nothing_else() {
+    if !can_run() {
+        return;
+    }
+    let w = World::new();
+    w.web("target", &[], "hello-acl");
+    let target = w.inspect("target", "{{.NetworkSettings.IPAddress}}");
+    let gateway = w.inspect("target", "{{.NetworkSettings.Gateway}}");
+    let port = free_port();
+    w.web(
+        "front",
+        &["-p", &format!("{gateway}:{port}:8080")],
+        "hello-front",
+    );
+
+    // A client whose endpoint blocks tcp to `target`:8080 (HNS's ACL policy, set as a driver
+    // option). The path goes through the host (the published port), where the rules live.
+    let acl = format!("silo.acl=block out tcp {target}/32 8080");
+    let blocked = format!("name=bridge,driver-opt={acl}");
+    let body = w.fetch_from_container(&["--network", &blocked], &gateway, port);
+    assert_eq!(
+        body.trim(),
+        "hello-front",
+        "the ACL must not block other destinations"
+    );
+    let hairpin_to_target = free_port();
+    w.web(
+        "target2",
+        &["-p", &format!("{gateway}:{hairpin_to_target}:8080")],
+        "hello-t2",
+    );
+    let t2 = w.inspect("target2", "{{.NetworkSettings.IPAddress}}");
+    let acl2 = format!("name=bridge,driver-opt=silo.acl=block out tcp {t2}/32 8080");
+    let body = w.fetch_from_container(&["--network", &acl2], &gateway, hairpin_to_target);
+    assert!(
+        !body.contains("hello-t2"),
+        "blocked by the ACL, got {body:?}"
+    );
+    let body = w.fetch_from_container(&[], &gateway, hairpin_to_target);
+    assert_eq!(
+        body.trim(),
+        "hello-t2",
+        "without the ACL the same path works"
+    );
+    let err = w.docker_fail(&[
+        "run",
+        "--rm",
+        "--network",
+        "name=bridge,driver-opt=silo.acl=drop sideways",
+        &w.image,
+        "true",
+    ]);
+    assert!(err.contains("silo.acl"), "{err}");
+    w.docker(&["rm", "-f", "target", "front", "target2"]);
+}
+
+#[test]
 fn static_addresses_are_honoured_conflicts_refused_and_ipam_survives_a_restart() {
     if !can_run() {
         return;

@@ -697,7 +697,9 @@ fn port_range(s: &str) -> Option<(u16, u16)> {
 }
 
 /// Endpoint policies from `--driver-opt`: `silo.outbound-nat=false`,
-/// `silo.outbound-nat-exceptions=10.0.0.0/8,...`, `silo.acl=<action>,<in|out>,<proto|any>,<prefix|any>,<port|any>;...`.
+/// `silo.outbound-nat-exceptions=10.0.0.0/8 192.168.0.0/16`, `silo.acl=<allow|block> <in|out>
+/// <proto|any> <prefix|any> <port|any>; ...`. Fields are separated by spaces, not commas: the
+/// docker CLI's `--network name=...,driver-opt=...` splits on commas.
 fn policies(
     opts: &BTreeMap<String, String>,
 ) -> std::result::Result<(silo_network::OutboundNat, Vec<silo_network::Acl>), ContainerError> {
@@ -711,7 +713,7 @@ fn policies(
                     .map_err(|_| invalid(format!("{key} must be true or false")))?
             }
             "silo.outbound-nat-exceptions" => {
-                for prefix in value.split(',').filter(|p| !p.is_empty()) {
+                for prefix in value.split_whitespace() {
                     nat.exceptions.push(
                         prefix
                             .parse()
@@ -720,7 +722,7 @@ fn policies(
                 }
             }
             "silo.acl" => {
-                for rule in value.split(';').filter(|r| !r.is_empty()) {
+                for rule in value.split(';').filter(|r| !r.trim().is_empty()) {
                     acls.push(parse_acl(rule)?);
                 }
             }
@@ -737,10 +739,10 @@ fn policies(
 fn parse_acl(rule: &str) -> std::result::Result<silo_network::Acl, ContainerError> {
     let bad = || {
         invalid(format!(
-            "invalid silo.acl rule {rule:?}: expected allow|block,in|out,tcp|udp|any,PREFIX|any,PORT|any"
+            "invalid silo.acl rule {rule:?}: expected `allow|block in|out tcp|udp|any PREFIX|any PORT|any`"
         ))
     };
-    let parts: Vec<&str> = rule.split(',').map(str::trim).collect();
+    let parts: Vec<&str> = rule.split_whitespace().collect();
     let [action, direction, proto, remote, port] = parts.as_slice() else {
         return Err(bad());
     };
@@ -869,7 +871,7 @@ mod tests {
             ("silo.outbound-nat".to_string(), "false".to_string()),
             (
                 "silo.acl".to_string(),
-                "block,out,tcp,10.0.0.0/8,80;allow,in,any,any,any".to_string(),
+                "block out tcp 10.0.0.0/8 80; allow in any any any".to_string(),
             ),
         ]);
         let (nat, acls) = policies(&opts).unwrap();
@@ -877,7 +879,7 @@ mod tests {
         assert_eq!(acls.len(), 2);
         assert_eq!(acls[0].port, Some(80));
         assert_eq!(acls[1].protocol, None);
-        let bad = BTreeMap::from([("silo.acl".to_string(), "drop,out".to_string())]);
+        let bad = BTreeMap::from([("silo.acl".to_string(), "drop out".to_string())]);
         assert!(policies(&bad).is_err());
         let unknown = BTreeMap::from([("com.docker.x".to_string(), "1".to_string())]);
         assert!(policies(&unknown).is_err());
