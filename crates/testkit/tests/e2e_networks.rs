@@ -32,7 +32,7 @@ trait Net {
 impl Net for World {
     fn web(&self, name: &str, args: &[&str], text: &str) {
         let script =
-            format!("mkdir /w && echo {text} > /w/index.html && exec httpd -f -p 8080 -h /w");
+            format!("mkdir -p /w && echo {text} > /w/index.html && exec httpd -f -p 8080 -h /w");
         let mut full = vec!["run", "-d", "--name", name];
         full.extend_from_slice(args);
         full.extend_from_slice(&[&self.image, "sh", "-c", &script]);
@@ -120,6 +120,15 @@ fn containers_find_each_other_by_name_on_a_user_network_and_nowhere_else() {
     assert_eq!(body.trim(), "hello-a", "by name on the same network");
     let body = w.fetch_from_container(&["--network", "neta"], "www", 8080);
     assert_eq!(body.trim(), "hello-a", "by alias");
+    // A stopped container holds no address; started again it gets one and its name back.
+    w.docker(&["stop", "-t", "1", "web"]);
+    assert_eq!(
+        w.inspect("web", "{{.NetworkSettings.Networks.neta.IPAddress}}"),
+        ""
+    );
+    w.docker(&["start", "web"]);
+    let body = w.fetch_from_container(&["--network", "neta"], "web", 8080);
+    assert_eq!(body.trim(), "hello-a", "by name after a restart");
 
     // Another network neither resolves the name nor reaches the address.
     let (code, out) = w.client(&["--network", "netb"], "nslookup web");
