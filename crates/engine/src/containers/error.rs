@@ -90,3 +90,16 @@ impl HasKind for ContainerError {
         }
     }
 }
+
+/// Wraps an I/O failure on `path` with what was being done (`map_err(io("write", &path))`).
+pub(super) fn io(
+    action: &'static str,
+    path: &std::path::Path,
+) -> impl FnOnce(std::io::Error) -> ContainerError {
+    let path = path.to_path_buf();
+    move |source| ContainerError::Io {
+        action,
+        path,
+        source,
+    }
+}

@@ -11,12 +11,12 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use silo_compute::{Mount, MountKind, NetworkNamespace};
 use silo_network::{Driver, Endpoint, Network, PortMapping, Protocol};
 
-use super::error::ContainerError;
+use super::error::{io, ContainerError};
 use super::model::{Container, CreateRequest, EndpointSettings, NetworkAttachment, Status};
 use crate::{Engine, Result};
 
@@ -523,15 +523,6 @@ impl Engine {
             });
         }
         Ok(mounts)
-    }
-}
-
-fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> ContainerError {
-    let path = path.to_path_buf();
-    move |source| ContainerError::Io {
-        action,
-        path,
-        source,
     }
 }
 

@@ -19,20 +19,11 @@ use silo_compute::{ComputeSystem, Stdio};
 use silo_errdefs::{ErrorKind, HasKind};
 
 use super::document;
-use super::error::ContainerError;
+use super::error::{io, ContainerError};
 use super::model::Container;
 use crate::{Engine, Result};
 
 const LOG_FILE: &str = silo_shim::logs::LOG_FILE;
-
-fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> ContainerError {
-    let path = path.to_path_buf();
-    move |source| ContainerError::Io {
-        action,
-        path,
-        source,
-    }
-}
 
 impl Engine {
     /// Every directory the engine keeps for container `id`: its sandbox and the parked upper
