@@ -423,14 +423,25 @@ fn a_killed_daemon_comes_back_with_networks_ports_and_host_objects_in_agreement(
         &w.docker(&["network", "inspect", "-f", "{{.Id}}", "netx"])
             .trim()[..10]
     );
+    let wy_netns = w.inspect("wy", "{{.NetworkSettings.SandboxKey}}");
+    let wy_ip = w.inspect("wy", "{{.NetworkSettings.Networks.nety.IPAddress}}");
     w.daemon.kill9();
     // Published ports are kernel rules: they keep answering while the daemon is down.
     assert!(fetch("127.0.0.1", px).contains("on-x"));
-    // What a reboot or a careless admin does while the daemon is down: the table and a
-    // network's bridge vanish. The restart must bring both back, endpoints included.
+    // What a reboot or a careless admin does while the daemon is down: the table, a
+    // network's bridge and a container's interface vanish. The restart must bring them back,
+    // the interface with the same address.
     assert!(sh(&format!("nft delete table ip {}", w.daemon.nft_table())).0);
     assert!(sh(&format!("ip link del {netx_bridge}")).0);
+    let (ok, out) = sh(&format!("nsenter --net={wy_netns} ip link del eth0"));
+    assert!(ok, "{out}");
     w.daemon.restart();
+    assert_eq!(
+        w.inspect("wy", "{{.NetworkSettings.Networks.nety.IPAddress}}"),
+        wy_ip
+    );
+    let (ok, out) = sh(&format!("nsenter --net={wy_netns} ip -4 -o addr show eth0"));
+    assert!(ok && out.contains(&wy_ip), "interface not re-made: {out}");
     for (port, text) in [(px, "on-x"), (py, "on-y"), (pd, "on-default")] {
         assert!(
             fetch("127.0.0.1", port).contains(text),
